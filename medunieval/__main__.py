@@ -1,0 +1,5 @@
+"""``python -m medunieval``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,13 @@
+"""Backend registry. Entries are ``"module:Class"`` strings so listing them imports nothing
+heavy; each class has ``from_preset(preset, **options) -> Backend``."""
+
+from __future__ import annotations
+
+from ..registry import Registry
+from .base import Backend, error_response
+
+BACKENDS: Registry = Registry("backend", "medunieval.backends")
+BACKENDS.register("replay", "medunieval.backends.replay:ReplayBackend")
+BACKENDS.register("hf", "medunieval.backends.hf:HFBackend")
+
+__all__ = ["BACKENDS", "Backend", "error_response"]

@@ -1,0 +1,233 @@
+"""The benchmark declaration: data sources, schema mapping, prompt style, scoring kind, group-bys.
+
+A benchmark module is a ``Benchmark(...)`` value plus one ``to_sample`` function that maps a raw
+row (in any of the schemas it accepts) to a ``Sample`` -- the one place schema differences live.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import prompts
+from ..data.media import file_image, hf_image
+from ..data.sources import (
+    LOCAL_SUFFIXES,
+    HubSource,
+    RawRows,
+    is_lazy,
+    load_hub,
+    read_local,
+    snapshot_hub,
+)
+from ..errors import ConfigError, SampleError
+from ..types import MediaRef, Sample
+
+
+class SkipRow(Exception):
+    """Raised by a schema mapping for a row that is not part of the benchmark split."""
+
+
+class MissingField(KeyError):
+    """A required field is absent from a row."""
+
+
+def pick(row: dict[str, Any], *names: str) -> Any:
+    """The value of the first of ``names`` present (and not None) in ``row``."""
+    for n in names:
+        if n in row and row[n] is not None:
+            return row[n]
+    raise MissingField(" or ".join(repr(n) for n in names))
+
+
+@dataclass
+class RowContext:
+    """What a schema mapping needs besides the row: where media live and how to fetch them."""
+
+    bench: "Benchmark"
+    raw: RawRows
+    index: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.raw.origin} row {self.index}"
+
+    def image(self, row: dict[str, Any], column: str) -> MediaRef:
+        """A lazy image reference for ``row[column]`` (path, HF image cell, or lazy Arrow cell)."""
+        value = row.get(column)
+        if is_lazy(value) and self.raw.lazy is not None:
+            lazy, index = self.raw.lazy, self.index
+
+            def opener() -> bytes:
+                cell = lazy(index, column)
+                data = cell.get("bytes") if isinstance(cell, dict) else None
+                if not data:
+                    raise SampleError("missing_media", f"{self.where}: no image bytes in {column!r}")
+                return data
+
+            return MediaRef(kind="image", source=f"{self.where} [{column}]", opener=opener)
+        if value is None or value == "":
+            raise SampleError("malformed_row", f"{self.where}: missing image field {column!r}")
+        if isinstance(value, str):
+            if self.raw.root is None:
+                raise SampleError("missing_media", f"{self.where}: image path without a data root")
+            return file_image(self.raw.root, value, self.bench.image_dirs)
+        return hf_image(value, self.raw.root, self.where)
+
+
+ToSample = Callable[[dict[str, Any], RowContext], Sample]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark declaration.
+
+    ``task``: ``mcq`` (lettered options) or ``vqa`` (closed + open short answers).
+    ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
+    ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
+    format, which its compat scorer also compares against). ``compat_vqa``: which MedUniEval
+    VQA scorer variant applies (vqa_rad | slake | path_vqa). ``group_by``: sample ``meta`` keys
+    reported as sub-scores (``answer_type`` is the sample's own closed/open/mcq).
+    """
+
+    name: str
+    title: str
+    task: Literal["mcq", "vqa"]
+    to_sample: ToSample
+    hub: HubSource | None
+    local_files: tuple[str, ...]
+    description: str = ""
+    choice_format: str = "{letter}. {text}"
+    group_by: tuple[str, ...] = ()
+    lazy_columns: tuple[str, ...] = ()
+    image_dirs: tuple[str, ...] = ("",)
+    max_new_tokens: int = 512
+    lang: prompts.Lang = "en"
+    compat_vqa: str | None = None
+    prompt_prefix: Callable[[Sample], str] | None = None
+    row_filter: Callable[[dict[str, Any]], bool] | None = None
+
+    # ------------------------------------------------------------------ prompts
+    def formatted_choices(self, choices: dict[str, str]) -> list[str]:
+        """Options as written in the prompt (and compared against by the compat scorer)."""
+        return prompts.format_choices(choices, self.choice_format)
+
+    def prompt(self, sample: Sample, reasoning: bool = False) -> str:
+        """The exact MedUniEval prompt text for ``sample``."""
+        if self.task == "mcq":
+            text = prompts.multiple_choice(sample.question, self.formatted_choices(sample.choices or {}),
+                                           self.lang, reasoning)
+        else:
+            style = "open" if sample.answer_type == "open" else "closed"
+            text = prompts.short_answer(sample.question, style, self.lang, reasoning)
+        if self.prompt_prefix is not None:
+            text = self.prompt_prefix(sample) + text
+        return text
+
+    # --------------------------------------------------------------------- data
+    def resolve_local(self, path: Path) -> Path:
+        """The data file to read for ``path`` (a file, or a directory holding a known file)."""
+        if path.is_file():
+            return path
+        if path.is_dir():
+            for name in self.local_files:
+                if (path / name).is_file():
+                    return path / name
+            raise ConfigError(
+                f"{self.name}: none of {list(self.local_files)} found in {path}; pass the data "
+                f"file itself with --data {self.name}=FILE"
+            )
+        raise ConfigError(f"{self.name}: data path {path} does not exist")
+
+    def load_raw(self, path: Path | None) -> RawRows:
+        """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
+        if path is not None:
+            file = self.resolve_local(path)
+            if file.suffix.lower() not in LOCAL_SUFFIXES:
+                raise ConfigError(f"{self.name}: unsupported data file {file}")
+            return read_local(file, self.lazy_columns)
+        if self.hub is None:
+            raise ConfigError(
+                f"{self.name} has no hub source; pass local data with --data-dir DIR or "
+                f"--data {self.name}=PATH (expected one of {list(self.local_files)})"
+            )
+        if self.hub.snapshot:
+            return self.load_raw(snapshot_hub(self.hub, self.name))
+        return load_hub(self.hub, self.name, self.lazy_columns)
+
+    def samples(self, raw: RawRows) -> list[Sample]:
+        """Map raw rows to samples. A row that cannot be mapped becomes a sample carrying a
+        ``malformed_row`` error (named field and file) so it still counts."""
+        out: list[Sample] = []
+        seen: dict[str, int] = {}
+        for index, row in raw:
+            if self.row_filter is not None and not self.row_filter(row):
+                continue
+            ctx = RowContext(self, raw, index)
+            try:
+                if "_malformed" in row:
+                    raise SampleError("malformed_row", row["_malformed"])
+                sample = self.to_sample(row, ctx)
+            except SkipRow:
+                continue
+            except MissingField as exc:
+                sample = self._broken(index, row, SampleError(
+                    "malformed_row", f"{ctx.where}: missing field {exc.args[0]}"))
+            except SampleError as exc:
+                sample = self._broken(index, row, exc)
+            except (TypeError, ValueError, AttributeError) as exc:
+                sample = self._broken(index, row, SampleError(
+                    "malformed_row", f"{ctx.where}: {type(exc).__name__}: {exc}"))
+            if sample.id in seen:
+                seen[sample.id] += 1
+                new_id = f"{sample.id}~{seen[sample.id]}"
+                print(f"warning: {self.name}: duplicate sample id {sample.id!r}; "
+                      f"using {new_id!r}", file=sys.stderr)
+                sample.id = new_id
+            else:
+                seen[sample.id] = 1
+            out.append(sample)
+        return out
+
+    def _broken(self, index: int, row: dict[str, Any], err: SampleError) -> Sample:
+        rid = next((str(row[k]) for k in ("id", "qid", "realidx", "_key") if row.get(k) is not None),
+                   str(index))
+        return Sample(id=rid, benchmark=self.name, question=str(row.get("question", "")),
+                      answer=str(row.get("answer", "")), answer_type="mcq" if self.task == "mcq"
+                      else "open", error=err)
+
+
+# ----------------------------------------------------------------------- mapping helpers
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def as_choices(options: Any) -> dict[str, str]:
+    """Options as an ordered ``letter -> text`` dict, from a dict (kept as is) or a list."""
+    if isinstance(options, dict):
+        return {str(k).strip(): str(v) for k, v in options.items() if v is not None}
+    if isinstance(options, (list, tuple)):
+        return {LETTERS[i]: str(v) for i, v in enumerate(options)}
+    raise ValueError(f"options must be a dict or a list, not {type(options).__name__}")
+
+
+def gold_letter(choices: dict[str, str], value: Any) -> str:
+    """The gold option letter from a letter, a 0-based index or the option text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(choices):
+            return list(choices)[value]
+        raise ValueError(f"answer index {value} out of range for {len(choices)} options")
+    text = str(value).strip()
+    if text.upper() in choices:
+        return text.upper()
+    matches = [k for k, v in choices.items() if v.strip() == text]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(f"answer {text!r} is neither an option letter nor an option text")
+
+
+def yes_no_closed(answer: str) -> Literal["closed", "open"]:
+    """MedUniEval's VQA-RAD/PathVQA rule: closed iff the gold answer is yes or no."""
+    return "closed" if answer.strip().lower() in {"yes", "no"} else "open"

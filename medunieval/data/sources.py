@@ -1,0 +1,239 @@
+"""Raw rows from a Hugging Face hub dataset or a local file (json, jsonl, csv, parquet).
+
+Text fields are read into plain dicts; heavy columns (embedded images) stay in the Arrow file,
+memory-mapped, and are fetched one cell at a time when a request is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from ..errors import ConfigError
+
+LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """An official HF dataset: id, optional config name, split."""
+
+    id: str
+    split: str
+    config: str | None = None
+    snapshot: bool = False
+    archives: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        cfg = f" config {self.config}" if self.config else ""
+        return f"HF {self.id}{cfg} split {self.split}"
+
+
+@dataclass
+class RawRows:
+    """Rows of one data source. ``lazy(index, column)`` fetches a heavy cell on demand."""
+
+    rows: list[dict[str, Any]]
+    origin: str
+    fingerprint: str
+    root: Path | None = None
+    lazy: Callable[[int, str], Any] | None = field(default=None, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return iter(enumerate(self.rows))
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
+    """Read a local data file. JSON may be a list of rows or a dict of rows keyed by id (the key
+    is kept as ``_key``). Parquet goes through ``datasets`` so image columns stay on disk."""
+    suffix = path.suffix.lower()
+    origin = str(path)
+    try:
+        if suffix == ".parquet":
+            return _read_arrow("parquet", {"data_files": str(path), "split": "train"}, origin,
+                               path.parent, lazy_columns)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read data file {path}: {exc}") from exc
+    fp = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON ({exc}); fix or re-download the file") from exc
+        if isinstance(data, dict):
+            rows = [
+                {**v, "_key": k} if isinstance(v, dict) else {"_key": k, "_value": v}
+                for k, v in data.items()
+            ]
+        elif isinstance(data, list):
+            rows = [r if isinstance(r, dict) else {"_value": r} for r in data]
+        else:
+            raise ConfigError(f"{path}: expected a JSON list or object of rows")
+    elif suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                # A malformed line is a malformed row (recorded per sample), not a dead run.
+                row = {"_malformed": f"{path.name} line {n} is not valid JSON"}
+            rows.append(row if isinstance(row, dict) else {"_malformed": f"line {n} is not an object"})
+    elif suffix == ".csv":
+        rows = [dict(r) for r in csv.DictReader(text.splitlines())]
+    else:
+        raise ConfigError(f"{path}: unsupported data file type {suffix!r}; use one of {LOCAL_SUFFIXES}")
+    return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
+
+
+def _read_arrow(builder: str, kwargs: dict[str, Any], origin: str, root: Path | None,
+                lazy_columns: tuple[str, ...]) -> RawRows:
+    import datasets
+
+    ds = datasets.load_dataset(builder, **kwargs)
+    return _from_dataset(ds, origin, root, lazy_columns)
+
+
+def _from_dataset(ds: Any, origin: str, root: Path | None, lazy_columns: tuple[str, ...]) -> RawRows:
+    import datasets
+
+    heavy = [c for c in lazy_columns if c in ds.column_names]
+    for col in heavy:
+        if isinstance(ds.features[col], datasets.Image):
+            ds = ds.cast_column(col, datasets.Image(decode=False))
+    light = ds.remove_columns(heavy) if heavy else ds
+    rows = light.to_list()
+    views = {c: ds.select_columns([c]) for c in heavy}
+
+    def lazy(index: int, column: str) -> Any:
+        return views[column][index][column]
+
+    for row in rows:
+        for c in heavy:
+            row[c] = _LAZY
+    return RawRows(rows=rows, origin=origin, fingerprint=ds._fingerprint, root=root, lazy=lazy)
+
+
+class _LazyCell:
+    """Placeholder for a heavy cell that ``RawRows.lazy`` fetches on demand."""
+
+    def __repr__(self) -> str:
+        return "<lazy>"
+
+
+_LAZY = _LazyCell()
+
+
+def is_lazy(value: Any) -> bool:
+    return value is _LAZY
+
+
+def _truthy_env(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_offline() -> bool:
+    """True when the user asked for offline mode (then only the local HF cache is used)."""
+    return _truthy_env("HF_HUB_OFFLINE") or _truthy_env("HF_DATASETS_OFFLINE")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP check of the hub endpoint, so a missing network fails in seconds, not minutes."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_hub(source: HubSource, bench: str, lazy_columns: tuple[str, ...] = ()) -> RawRows:
+    """Load an official HF dataset; without network, fail at once with the local-data fix."""
+    fix = (
+        f"download {source.id} on a machine with network access and pass it with "
+        f"`--data-dir DIR` (or `--data {bench}=PATH`), or pre-fill the HF cache and set "
+        f"HF_HUB_OFFLINE=1"
+    )
+    if not hub_offline() and not hub_reachable():
+        raise ConfigError(f"{bench}: the Hugging Face hub is unreachable; {fix}")
+    try:
+        import datasets
+
+        kwargs: dict[str, Any] = {"split": source.split}
+        if source.config:
+            kwargs["name"] = source.config
+        ds = datasets.load_dataset(source.id, **kwargs)
+    except Exception as exc:  # datasets raises many types; all mean "no data"
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{bench}: cannot load {source.describe()} ({msg}); {fix}") from exc
+    return _from_dataset(ds, source.describe(), None, lazy_columns)
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
+    """Unpack a zip/tar archive, refusing members that would land outside ``dest``."""
+    import tarfile
+    import zipfile
+
+    dest_resolved = dest.resolve()
+
+    def check(name: str) -> None:
+        target = (dest_resolved / name).resolve()
+        if target != dest_resolved and dest_resolved not in target.parents:
+            raise ConfigError(f"archive {archive} has a member escaping its folder: {name!r}")
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                check(name)
+            zf.extractall(dest)
+    else:
+        with tarfile.open(archive) as tf:
+            for m in tf.getmembers():
+                check(m.name)
+            tf.extractall(dest, filter="data")
+
+
+def snapshot_hub(source: HubSource, bench: str) -> Path:
+    """Download a hub dataset repository (files as published, e.g. SLAKE's test.json and
+    imgs.zip) and unpack its archives once; returns the local folder."""
+    fix = (f"download the {source.id} repository elsewhere and pass the folder with "
+           f"`--data {bench}=DIR`")
+    if not hub_offline() and not hub_reachable():
+        raise ConfigError(f"{bench}: the Hugging Face hub is unreachable; {fix}")
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(source.id, repo_type="dataset"))
+    except Exception as exc:
+        raise ConfigError(f"{bench}: cannot download {source.id} ({exc}); {fix}") from exc
+    for name in source.archives:
+        marker = folder / f".{name}.unpacked"
+        if (folder / name).is_file() and not marker.exists():
+            _safe_extract(folder / name, folder)
+            marker.touch()
+    return folder

@@ -1,0 +1,379 @@
+"""The run pipeline: samples -> requests -> store / backend -> records -> summaries.
+
+Resume is the default: samples that already have a successful record in the run directory are
+skipped, and requests whose key is in the response store are never regenerated. Responses are
+stored before their records are appended, so a crash between the two loses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, prompts
+from .backends import BACKENDS, Backend
+from .benchmarks import BENCHMARKS
+from .benchmarks.base import Benchmark
+from .errors import ConfigError, SampleError
+from .manifest import environment, git_info
+from .presets import ModelPreset, resolve_model
+from .rundir import RunDir
+from .scoring.aggregate import summarize
+from .scoring.profiles import score_record
+from .store import ResponseStore
+from .types import (
+    GenParams,
+    ImagePart,
+    Message,
+    Record,
+    Request,
+    Response,
+    Sample,
+    TextPart,
+    canonical_json,
+    sha256_hex,
+)
+
+ProgressHook = Callable[[str, int, int], None]  # (benchmark, advance, total)
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on (the CLI fills it; tests may build it directly)."""
+
+    model: str
+    benchmarks: list[str]
+    backend: str | None = None
+    limit: int | None = None
+    data_dir: Path | None = None
+    data: dict[str, Path] = field(default_factory=dict)
+    predictions: Path | None = None
+    reasoning: bool = False
+    max_new_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int | str = "auto"
+    device: str | None = None
+    output: Path = Path("results/runs")
+    run_id: str | None = None
+    cache: Path | None = None
+    use_cache: bool = True
+    flush_every: int = 64
+
+
+@dataclass
+class BenchResult:
+    name: str
+    summary: dict[str, Any]
+    generated: int = 0
+    cached: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    results: list[BenchResult]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def resolve_benchmarks(names: Iterable[str]) -> list[Benchmark]:
+    """Look every name up before anything heavy happens (unknown name -> ConfigError)."""
+    out = [BENCHMARKS.get(n.strip()) for n in names if n.strip()]
+    if not out:
+        raise ConfigError("no benchmark given: pass --bench NAME[,NAME...] (see `medunieval list benchmarks`)")
+    return out
+
+
+def data_path(cfg: RunConfig, bench: Benchmark) -> Path | None:
+    """Where ``bench`` loads from: --data NAME=PATH, else --data-dir/<name>, else --data-dir
+    itself for a single benchmark, else None (the official hub dataset)."""
+    if bench.name in cfg.data:
+        return cfg.data[bench.name]
+    if cfg.data_dir is not None:
+        sub = cfg.data_dir / bench.name
+        if sub.exists():
+            return sub
+        if len(cfg.benchmarks) == 1:
+            return cfg.data_dir
+        raise ConfigError(
+            f"{bench.name}: no folder {sub}; with several benchmarks --data-dir must hold one "
+            f"folder per benchmark (or use --data {bench.name}=PATH)"
+        )
+    return None
+
+
+def gen_params(cfg: RunConfig, bench: Benchmark, preset: ModelPreset) -> GenParams:
+    """Generation parameters: benchmark default, then preset, then command line."""
+    base = dict(max_new_tokens=bench.max_new_tokens if not cfg.reasoning else 4096)
+    base.update({k: v for k, v in preset.generation.items() if k in GenParams.__dataclass_fields__})
+    if cfg.max_new_tokens is not None:
+        base["max_new_tokens"] = cfg.max_new_tokens
+    base.update(temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed)
+    return GenParams(**base)
+
+
+def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
+    """A deterministic run id, so re-running the same command resumes the same run."""
+    if cfg.run_id:
+        return cfg.run_id
+    ident = {
+        "preset": {k: v for k, v in preset.to_dict().items() if k != "source"},
+        "benchmarks": sorted(cfg.benchmarks),
+        "limit": cfg.limit,
+        "data": {k: str(v) for k, v in sorted(cfg.data.items())},
+        "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+        "predictions": str(cfg.predictions) if cfg.predictions else None,
+        "reasoning": cfg.reasoning,
+        "max_new_tokens": cfg.max_new_tokens,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "seed": cfg.seed,
+    }
+    return f"{_slug(preset.name)}-{sha256_hex(canonical_json(ident).encode())[:10]}"
+
+
+def build_request(bench: Benchmark, sample: Sample, params: GenParams, reasoning: bool) -> Request:
+    """The request for one sample; a broken row or unreadable media raises ``SampleError``."""
+    if sample.error is not None:
+        raise sample.error
+    parts: list[Any] = []
+    for ref in sample.media:
+        data = ref.read_bytes()
+        _check_image(data, ref.source)
+        parts.append(ImagePart(ref=ref, digest=sha256_hex(data)))
+    parts.append(TextPart(bench.prompt(sample, reasoning)))
+    return Request(sample.id, bench.name, (Message("user", tuple(parts)),), params)
+
+
+def _check_image(data: bytes, source: str) -> None:
+    """Header + integrity check (PIL ``verify``) so every backend sees the same broken files."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
+
+
+def _record(sample: Sample, request: Request | None, key: str | None,
+            response: Response | None, error: SampleError | None) -> Record:
+    return Record(
+        sample_id=sample.id, benchmark=sample.benchmark, answer=sample.answer,
+        answer_type=sample.answer_type, request_key=key,
+        prompt=request.prompt_text() if request else None, response=response,
+        choices=sample.choices,
+        media=[{"source": p.ref.source, "sha256": p.digest} for p in request.images()]
+        if request else [{"source": m.source} for m in sample.media],
+        meta={k: v for k, v in sample.meta.items() if k != "context"}, question=sample.question,
+        error={"kind": error.kind, "reason": error.reason} if error else None,
+    )
+
+
+# ------------------------------------------------------------------------------- engine
+class Engine:
+    """Runs benchmarks for one model into one run directory."""
+
+    def __init__(self, cfg: RunConfig, progress: ProgressHook | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.benches = resolve_benchmarks(cfg.benchmarks)
+        self.preset = resolve_model(cfg.model, cfg.backend)
+        if cfg.backend is None and cfg.predictions is not None:
+            self.preset.backend = "replay"
+        BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
+        self.run_dir = RunDir(cfg.output / run_id_for(cfg, self.preset))
+        self.progress = progress or (lambda *_: None)
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self._backend: Backend | None = None
+        self._store: ResponseStore | None = None
+
+    # backend and store are created on first need: a finished run re-scores without a model
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            cls = BACKENDS.get(self.preset.backend)
+            self._backend = cls.from_preset(
+                self.preset, predictions=self.cfg.predictions, batch_size=self.cfg.batch_size,
+                device=self.cfg.device)
+        return self._backend
+
+    @property
+    def store(self) -> ResponseStore | None:
+        if self._store is None and self.cfg.use_cache and self.backend.cacheable:
+            path = self.cfg.cache or (self.cfg.output.parent / "cache" / "responses.sqlite")
+            self._store = ResponseStore(path)
+        return self._store
+
+    def run(self) -> RunResult:
+        rd = self.run_dir
+        rd.lock()
+        started = time.time()
+        try:
+            manifest = rd.read_manifest() or self._new_manifest()
+            results = [self._run_bench(b, manifest) for b in self.benches]
+            manifest["invocations"].append({
+                "started": started, "finished": time.time(), "argv": sys.argv,
+                "generated": sum(r.generated for r in results),
+                "cached": sum(r.cached for r in results),
+                "skipped": sum(r.skipped for r in results),
+            })
+            if self._backend is not None:
+                manifest["backend"]["fingerprint"] = self._backend.fingerprint()
+            rd.write_manifest(manifest)
+            from .rundir import atomic_write_json
+
+            atomic_write_json(rd.path / "summary.json",
+                              {"run_id": rd.path.name, "model": self.preset.name,
+                               "benchmarks": {r.name: r.summary for r in results}})
+            return RunResult(rd.path, results)
+        finally:
+            if self._backend is not None:
+                self._backend.close()
+            if self._store is not None:
+                self._store.close()
+            rd.unlock()
+
+    def _new_manifest(self) -> dict[str, Any]:
+        cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()}
+        cfg["data"] = {k: str(v) for k, v in self.cfg.data.items()}
+        return {
+            "run_id": self.run_dir.path.name,
+            "created": time.time(),
+            "medunieval_version": __version__,
+            "git": git_info(),
+            "environment": environment(),
+            "config": cfg,
+            "model": self.preset.to_dict(),
+            "backend": {"name": self.preset.backend, "fingerprint": None},
+            "seed": self.cfg.seed,
+            "profiles": ["strict", "compat"],
+            "prompt_template_sha256": prompts.template_hash(),
+            "benchmarks": {},
+            "invocations": [],
+        }
+
+    def _run_bench(self, bench: Benchmark, manifest: dict[str, Any]) -> BenchResult:
+        cfg, rd = self.cfg, self.run_dir
+        raw = bench.load_raw(data_path(cfg, bench))
+        samples = bench.samples(raw)
+        if cfg.limit is not None:
+            samples = samples[: cfg.limit]
+        params = gen_params(cfg, bench, self.preset)
+        manifest["benchmarks"][bench.name] = {
+            "source": raw.origin,
+            "data_fingerprint": sha256_hex(canonical_json(
+                [raw.fingerprint, [[s.id, s.question, s.answer, s.choices] for s in samples]]
+            ).encode()),
+            "n_samples": len(samples),
+            "generation": params.to_dict(),
+            "reasoning": cfg.reasoning,
+        }
+        rd.repair_tail(bench.name)
+        done = {r.sample_id for r in rd.read_records(bench.name) if not r.failed}
+        todo = [s for s in samples if s.id not in done]
+        result = BenchResult(bench.name, {}, skipped=len(samples) - len(todo))
+        self.progress(bench.name, result.skipped, len(samples))
+        if todo:
+            self._generate(bench, todo, params, result)
+        wanted = {s.id for s in samples}
+        records = [r for r in rd.read_records(bench.name) if r.sample_id in wanted]
+        summary = summarize(bench, records)
+        summary["generation"] = {"generated": result.generated, "cached": result.cached,
+                                 "skipped": result.skipped}
+        rd.write_summary(bench.name, summary)
+        result.summary = summary
+        return result
+
+    def _generate(self, bench: Benchmark, todo: list[Sample], params: GenParams,
+                  result: BenchResult) -> None:
+        rd = self.run_dir
+        failed: list[Record] = []
+        by_key: dict[str, list[tuple[Sample, Request]]] = {}
+        for sample in todo:
+            try:
+                req = build_request(bench, sample, params, self.cfg.reasoning)
+            except SampleError as exc:
+                failed.append(_record(sample, None, None, None, exc))
+                continue
+            by_key.setdefault(req.key(self.backend.fingerprint()), []).append((sample, req))
+        self._emit(bench, failed)
+        store = self.store
+        hits = store.get_many(list(by_key)) if store is not None else {}
+        self._emit(bench, [_record(s, r, k, hits[k], None) for k in hits for s, r in by_key[k]])
+        result.cached += sum(len(by_key[k]) for k in hits)
+        pending = [(k, v[0][1]) for k, v in by_key.items() if k not in hits]
+        key_of = {id(req): key for key, req in pending}
+        buffer: list[tuple[str, Response]] = []
+        last_flush = time.monotonic()
+        fp = self.backend.fingerprint()
+
+        def flush() -> None:
+            if store is not None:
+                store.put_many((k, fp, resp) for k, resp in buffer)
+            recs = [_record(s, r, k, resp, None) for k, resp in buffer for s, r in by_key[k]]
+            self._emit(bench, recs)
+            buffer.clear()
+
+        for req, resp in self.backend.generate([r for _, r in pending]):
+            key = key_of[id(req)]
+            buffer.append((key, resp))
+            result.generated += 1
+            if len(buffer) >= self.cfg.flush_every or time.monotonic() - last_flush > 2.0:
+                flush()
+                last_flush = time.monotonic()
+        flush()
+
+    def _emit(self, bench: Benchmark, records: list[Record]) -> None:
+        if not records:
+            return
+        for rec in records:
+            rec.scores = score_record(bench, rec)
+        self.run_dir.append_records(bench.name, records)
+        self.progress(bench.name, len(records), 0)
+
+
+def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
+    """Re-score every record of a run with the current scorers; rewrites records + summaries."""
+    rd = RunDir(run_path)
+    if not rd.path.is_dir():
+        raise ConfigError(f"{run_path} is not a run directory")
+    benches = rd.benchmarks()
+    if not benches:
+        raise ConfigError(f"{run_path} holds no records (expected <bench>/records.jsonl)")
+    rd.lock()
+    try:
+        out: dict[str, dict[str, Any]] = {}
+        for name in benches:
+            bench = BENCHMARKS.get(name)
+            records = rd.read_records(name)
+            for rec in records:
+                rec.scores = score_record(bench, rec)
+            rd.rewrite_records(name, records)
+            summary = summarize(bench, records)
+            previous = rd.read_summary(name) or {}
+            if "generation" in previous:
+                summary["generation"] = previous["generation"]
+            rd.write_summary(name, summary)
+            out[name] = summary
+        from .rundir import atomic_write_json
+
+        manifest = rd.read_manifest() or {}
+        atomic_write_json(rd.path / "summary.json",
+                          {"run_id": rd.path.name, "model": manifest.get("model", {}).get("name"),
+                           "benchmarks": out})
+        return out
+    finally:
+        rd.unlock()

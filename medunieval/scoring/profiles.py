@@ -1,0 +1,38 @@
+"""Both scoring profiles, computed side by side from the same record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..benchmarks.base import Benchmark
+from ..types import Record
+from . import compat, strict
+
+PROFILES: tuple[str, ...] = ("strict", "compat")
+
+
+def _failed_verdict(rec: Record) -> dict[str, Any]:
+    return {"correct": False, "parsed": False, "extracted": None, "error": rec.error_kind()}
+
+
+def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
+    """MedUniEval's scorer for this benchmark (PRIOR_ART §3), on a non-failed record."""
+    text = rec.response.text if rec.response and rec.response.text is not None else ""
+    if bench.task == "mcq":
+        choices = bench.formatted_choices(rec.choices or {})
+        mc = compat.multi_choice(choices, rec.answer, compat.extract_tag(text, "answer"))
+        return {"correct": mc.correct, "parsed": mc.rule != "similarity",
+                "extracted": mc.picked, "rule": mc.rule}
+    if bench.compat_vqa is None:
+        raise ValueError(f"{bench.name}: no compat scorer declared")
+    out = compat.vqa_sample(bench.compat_vqa, rec.answer, text, closed=rec.answer_type == "closed")
+    out.setdefault("parsed", True)  # MedUniEval never reports an unparsed VQA answer
+    return out
+
+
+def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
+    """``{"strict": {...}, "compat": {...}}`` for one record. A failed record is wrong (and
+    unparsed) in both profiles; it stays in every denominator."""
+    if rec.failed:
+        return {p: _failed_verdict(rec) for p in PROFILES}
+    return {"strict": strict.score(rec), "compat": compat_score(bench, rec)}
