@@ -23,8 +23,12 @@ from rich.text import Text
 
 from .errors import ConfigError, MedUniEvalError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  help="Evaluate medical vision-language models on the Hulu-Med benchmarks.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Evaluate medical vision-language models on the Hulu-Med benchmarks.",
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -38,7 +42,7 @@ class RateColumn(ProgressColumn):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -70,7 +74,9 @@ def _batch_size(value: str) -> int | str:
     try:
         size = int(value)
     except ValueError:
-        raise ConfigError(f"--batch-size must be 'auto' or a positive integer, got {value!r}") from None
+        raise ConfigError(
+            f"--batch-size must be 'auto' or a positive integer, got {value!r}"
+        ) from None
     if size < 1:
         raise ConfigError("--batch-size must be at least 1")
     return size
@@ -80,8 +86,9 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def print_summary(summaries: dict[str, dict[str, Any]], profiles: tuple[str, ...],
-                  console: Console = out) -> None:
+def print_summary(
+    summaries: dict[str, dict[str, Any]], profiles: tuple[str, ...], console: Console = out
+) -> None:
     """The per-benchmark summary table, then the sub-scores."""
     table = Table(title="Results (accuracy %, micro-averaged)", show_lines=False)
     table.add_column("benchmark")
@@ -95,40 +102,76 @@ def print_summary(summaries: dict[str, dict[str, Any]], profiles: tuple[str, ...
         for p in profiles:
             prof = s["profiles"][p]
             row += [_pct(prof["score"]), _pct(prof["parse_rate"])]
-        kinds = ", ".join(f"{k}={v}" for k, v in s["error_kinds"].items())
-        row.append(f"{s['errors']}" + (f" ({kinds})" if kinds else ""))
+        row.append(str(s["errors"]))
         table.add_row(*row)
     console.print(table)
+    for name, s in summaries.items():
+        for kind, count in s["error_kinds"].items():
+            example = (s.get("error_examples") or {}).get(kind) or ""
+            console.print(
+                f"[yellow]{name}: {count} × {kind}[/] (e.g. {example})",
+                highlight=False,
+                soft_wrap=True,
+            )
     for name, s in summaries.items():
         for p in profiles:
             subs = s["profiles"][p]["subscores"]
             for field, groups in subs.items():
-                cells = "  ".join(f"{k}: {_pct(v['score'])} (n={v['n']})" for k, v in groups.items())
+                cells = "  ".join(
+                    f"{k}: {_pct(v['score'])} (n={v['n']})" for k, v in groups.items()
+                )
                 console.print(f"[dim]{name} · {p} · {field}[/]  {cells}", highlight=False)
 
 
 @app.command()
 def run(
-    model: str = typer.Option(..., "--model", "-m", help="Preset name, preset YAML, local model dir or hub id."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Preset name, preset YAML, local model dir or hub id."
+    ),
     bench: str = typer.Option(..., "--bench", "-b", help="Comma-separated benchmark ids."),
     backend: str | None = typer.Option(None, help="hf | replay (default: the preset's)."),
-    limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N samples of each benchmark."),
-    data_dir: Path | None = typer.Option(None, help="Local data: a file/folder (one benchmark) or a folder with one sub-folder per benchmark."),
+    limit: int | None = typer.Option(
+        None, min=1, help="Evaluate only the first N samples of each benchmark."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        help="Local data: a file/folder (one benchmark), or one sub-folder per benchmark.",
+    ),
     data: list[str] = typer.Option([], help="Per-benchmark local data, NAME=PATH (repeatable)."),
-    config: Path | None = typer.Option(None, help="YAML file with defaults for these options (e.g. data: {vqa_rad: /data/vqa_rad})."),
+    config: Path | None = typer.Option(
+        None,
+        help="YAML file with defaults for these options (e.g. data: {vqa_rad: /data/vqa_rad}).",
+    ),
     predictions: Path | None = typer.Option(None, help="Predictions JSONL for the replay backend."),
-    reasoning: bool = typer.Option(False, help="Use the reasoning prompt variants (\\boxed{} answers)."),
-    max_new_tokens: int | None = typer.Option(None, min=1, help="Override the benchmark's max_new_tokens."),
+    reasoning: bool = typer.Option(
+        False, help="Use the reasoning prompt variants (\\boxed{} answers)."
+    ),
+    max_new_tokens: int | None = typer.Option(
+        None, min=1, help="Override the benchmark's max_new_tokens."
+    ),
     temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
     top_p: float = typer.Option(1.0, min=0.0, max=1.0),
     seed: int = typer.Option(0),
     batch_size: str = typer.Option("auto", help="'auto' (backs off on out-of-memory) or N."),
-    device: str | None = typer.Option(None, help="hf: cuda, cuda:1, cpu (default: cuda if available)."),
+    device: str | None = typer.Option(
+        None, help="hf: cuda, cuda:1, cpu (default: cuda if available)."
+    ),
     output: Path = typer.Option(Path("results/runs"), help="Folder holding run directories."),
-    run_id: str | None = typer.Option(None, help="Run directory name (default: derived from the arguments, so re-running resumes)."),
-    cache: Path | None = typer.Option(None, envvar="MEDUNIEVAL_CACHE", help="Response store (default: <output>/../cache/responses.sqlite)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response store."),
-    profile: str = typer.Option("both", help="Profiles to show: both | strict | compat (records always hold both)."),
+    run_id: str | None = typer.Option(
+        None,
+        help="Run directory name (default: derived from the arguments, so re-running resumes).",
+    ),
+    cache: Path | None = typer.Option(
+        None,
+        envvar="MEDUNIEVAL_CACHE",
+        help="Response store (default: <output>/../cache/responses.sqlite).",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write the response store."
+    ),
+    profile: str = typer.Option(
+        "both", help="Profiles to show: both | strict | compat (records always hold both)."
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -139,16 +182,36 @@ def run(
         data_map = {k: Path(v) for k, v in (cfg_file.get("data") or {}).items()}
         data_map.update(_parse_data(data))
         cfg = RunConfig(
-            model=model, benchmarks=[b for b in bench.split(",") if b.strip()], backend=backend,
-            limit=limit, data_dir=data_dir or (Path(cfg_file["data_dir"]) if cfg_file.get("data_dir") else None),
-            data=data_map, predictions=predictions, reasoning=reasoning,
-            max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-            batch_size=_batch_size(batch_size), device=device, output=output, run_id=run_id,
-            cache=cache, use_cache=not no_cache,
+            model=model,
+            benchmarks=[b for b in bench.split(",") if b.strip()],
+            backend=backend,
+            limit=limit,
+            data_dir=data_dir or (Path(cfg_file["data_dir"]) if cfg_file.get("data_dir") else None),
+            data=data_map,
+            predictions=predictions,
+            reasoning=reasoning,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            batch_size=_batch_size(batch_size),
+            device=device,
+            output=output,
+            run_id=run_id,
+            cache=cache,
+            use_cache=not no_cache,
         )
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                      console=err, transient=False) as progress:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        ) as progress:
             tasks: dict[str, Any] = {}
 
             def hook(name: str, advance: int, total: int) -> None:
@@ -167,8 +230,10 @@ def run(
     gen = sum(r.generated for r in result.results)
     hit = sum(r.cached for r in result.results)
     skip = sum(r.skipped for r in result.results)
-    err.print(f"generated {gen}, from cache {hit}, already done {skip} · results in {result.run_dir}",
-              highlight=False)
+    err.print(
+        f"generated {gen}, from cache {hit}, already done {skip} · results in {result.run_dir}",
+        highlight=False,
+    )
 
 
 def _profiles(profile: str) -> tuple[str, ...]:
@@ -206,8 +271,13 @@ def list_(what: str = typer.Argument(..., help="benchmarks | models | backends")
             table = Table("id", "paper column", "task", "hub source", "description")
             for name in BENCHMARKS.names():
                 b = BENCHMARKS.get(name)
-                table.add_row(name, b.title, b.task, b.hub.describe() if b.hub else "local only",
-                              b.description)
+                table.add_row(
+                    name,
+                    b.title,
+                    b.task,
+                    b.hub.describe() if b.hub else "local only",
+                    b.description,
+                )
         elif what == "models":
             table = Table("preset", "model", "backend", "adapter", "group")
             for name, p in sorted(builtin_presets().items()):
@@ -217,7 +287,9 @@ def list_(what: str = typer.Argument(..., help="benchmarks | models | backends")
             for name in BACKENDS.names():
                 table.add_row(name)
         else:
-            raise ConfigError(f"nothing called {what!r} to list: use benchmarks, models or backends")
+            raise ConfigError(
+                f"nothing called {what!r} to list: use benchmarks, models or backends"
+            )
     except MedUniEvalError as exc:
         _fail(exc)
     out.print(table)
@@ -242,7 +314,9 @@ def cache_stats(
 
 @app.command()
 def demo(
-    workdir: Path = typer.Option(Path("results/demo"), help="Where the demo model, data and run go."),
+    workdir: Path = typer.Option(
+        Path("results/demo"), help="Where the demo model, data and run go."
+    ),
 ) -> None:
     """Build a tiny random Qwen2-VL offline and run VQA-RAD + MedQA on bundled real rows."""
     from .demo import run_demo
@@ -260,4 +334,3 @@ def main() -> None:  # pragma: no cover - console entry point wrapper
     except KeyboardInterrupt:
         err.print("interrupted; re-run the same command to resume")
         sys.exit(130)
-

@@ -39,7 +39,9 @@ def prepare_data(root: Path) -> Path:
             synth_image(vqa / "images" / name, seed=i)
     med = root / "medqa"
     med.mkdir(parents=True, exist_ok=True)
-    (med / "test.jsonl").write_text(bundled.joinpath("medqa_test.jsonl").read_text("utf-8"), "utf-8")
+    (med / "test.jsonl").write_text(
+        bundled.joinpath("medqa_test.jsonl").read_text("utf-8"), "utf-8"
+    )
     return root
 
 
@@ -54,9 +56,17 @@ def run_demo(workdir: Path, console: Any = None) -> dict[str, dict[str, Any]]:
     model_dir = build_tiny_qwen2_vl(workdir / "tiny-qwen2-vl")
     data = prepare_data(workdir / "data")
     shutil.rmtree(workdir / "runs", ignore_errors=True)
-    cfg = RunConfig(model=str(model_dir), benchmarks=["vqa_rad", "medqa"], backend="hf",
-                    data_dir=data, output=workdir / "runs", run_id="demo",
-                    cache=workdir / "cache" / "responses.sqlite", max_new_tokens=16, batch_size=8)
+    cfg = RunConfig(
+        model=str(model_dir),
+        benchmarks=["vqa_rad", "medqa"],
+        backend="hf",
+        data_dir=data,
+        output=workdir / "runs",
+        run_id="demo",
+        cache=workdir / "cache" / "responses.sqlite",
+        max_new_tokens=16,
+        batch_size=8,
+    )
     result = Engine(cfg).run()
     if console is not None:
         console.print(f"records and summaries in {result.run_dir}")

@@ -92,7 +92,9 @@ def resolve_benchmarks(names: Iterable[str]) -> list[Benchmark]:
     """Look every name up before anything heavy happens (unknown name -> ConfigError)."""
     out = [BENCHMARKS.get(n.strip()) for n in names if n.strip()]
     if not out:
-        raise ConfigError("no benchmark given: pass --bench NAME[,NAME...] (see `medunieval list benchmarks`)")
+        raise ConfigError(
+            "no benchmark given: pass --bench NAME[,NAME...] (see `medunieval list benchmarks`)"
+        )
     return out
 
 
@@ -168,16 +170,27 @@ def _check_image(data: bytes, source: str) -> None:
         raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
 
 
-def _record(sample: Sample, request: Request | None, key: str | None,
-            response: Response | None, error: SampleError | None) -> Record:
+def _record(
+    sample: Sample,
+    request: Request | None,
+    key: str | None,
+    response: Response | None,
+    error: SampleError | None,
+) -> Record:
     return Record(
-        sample_id=sample.id, benchmark=sample.benchmark, answer=sample.answer,
-        answer_type=sample.answer_type, request_key=key,
-        prompt=request.prompt_text() if request else None, response=response,
+        sample_id=sample.id,
+        benchmark=sample.benchmark,
+        answer=sample.answer,
+        answer_type=sample.answer_type,
+        request_key=key,
+        prompt=request.prompt_text() if request else None,
+        response=response,
         choices=sample.choices,
         media=[{"source": p.ref.source, "sha256": p.digest} for p in request.images()]
-        if request else [{"source": m.source} for m in sample.media],
-        meta={k: v for k, v in sample.meta.items() if k != "context"}, question=sample.question,
+        if request
+        else [{"source": m.source} for m in sample.media],
+        meta={k: v for k, v in sample.meta.items() if k != "context"},
+        question=sample.question,
         error={"kind": error.kind, "reason": error.reason} if error else None,
     )
 
@@ -186,10 +199,16 @@ def _record(sample: Sample, request: Request | None, key: str | None,
 class Engine:
     """Runs benchmarks for one model into one run directory."""
 
-    def __init__(self, cfg: RunConfig, progress: ProgressHook | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        progress: ProgressHook | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.benches = resolve_benchmarks(cfg.benchmarks)
+        if cfg.backend is not None:
+            BACKENDS.get(cfg.backend)
         self.preset = resolve_model(cfg.model, cfg.backend)
         if cfg.backend is None and cfg.predictions is not None:
             self.preset.backend = "replay"
@@ -206,8 +225,11 @@ class Engine:
         if self._backend is None:
             cls = BACKENDS.get(self.preset.backend)
             self._backend = cls.from_preset(
-                self.preset, predictions=self.cfg.predictions, batch_size=self.cfg.batch_size,
-                device=self.cfg.device)
+                self.preset,
+                predictions=self.cfg.predictions,
+                batch_size=self.cfg.batch_size,
+                device=self.cfg.device,
+            )
         return self._backend
 
     @property
@@ -224,20 +246,29 @@ class Engine:
         try:
             manifest = rd.read_manifest() or self._new_manifest()
             results = [self._run_bench(b, manifest) for b in self.benches]
-            manifest["invocations"].append({
-                "started": started, "finished": time.time(), "argv": sys.argv,
-                "generated": sum(r.generated for r in results),
-                "cached": sum(r.cached for r in results),
-                "skipped": sum(r.skipped for r in results),
-            })
+            manifest["invocations"].append(
+                {
+                    "started": started,
+                    "finished": time.time(),
+                    "argv": sys.argv,
+                    "generated": sum(r.generated for r in results),
+                    "cached": sum(r.cached for r in results),
+                    "skipped": sum(r.skipped for r in results),
+                }
+            )
             if self._backend is not None:
                 manifest["backend"]["fingerprint"] = self._backend.fingerprint()
             rd.write_manifest(manifest)
             from .rundir import atomic_write_json
 
-            atomic_write_json(rd.path / "summary.json",
-                              {"run_id": rd.path.name, "model": self.preset.name,
-                               "benchmarks": {r.name: r.summary for r in results}})
+            atomic_write_json(
+                rd.path / "summary.json",
+                {
+                    "run_id": rd.path.name,
+                    "model": self.preset.name,
+                    "benchmarks": {r.name: r.summary for r in results},
+                },
+            )
             return RunResult(rd.path, results)
         finally:
             if self._backend is not None:
@@ -274,9 +305,11 @@ class Engine:
         params = gen_params(cfg, bench, self.preset)
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
-            "data_fingerprint": sha256_hex(canonical_json(
-                [raw.fingerprint, [[s.id, s.question, s.answer, s.choices] for s in samples]]
-            ).encode()),
+            "data_fingerprint": sha256_hex(
+                canonical_json(
+                    [raw.fingerprint, [[s.id, s.question, s.answer, s.choices] for s in samples]]
+                ).encode()
+            ),
             "n_samples": len(samples),
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
@@ -291,15 +324,18 @@ class Engine:
         wanted = {s.id for s in samples}
         records = [r for r in rd.read_records(bench.name) if r.sample_id in wanted]
         summary = summarize(bench, records)
-        summary["generation"] = {"generated": result.generated, "cached": result.cached,
-                                 "skipped": result.skipped}
+        summary["generation"] = {
+            "generated": result.generated,
+            "cached": result.cached,
+            "skipped": result.skipped,
+        }
         rd.write_summary(bench.name, summary)
         result.summary = summary
         return result
 
-    def _generate(self, bench: Benchmark, todo: list[Sample], params: GenParams,
-                  result: BenchResult) -> None:
-        rd = self.run_dir
+    def _generate(
+        self, bench: Benchmark, todo: list[Sample], params: GenParams, result: BenchResult
+    ) -> None:
         failed: list[Record] = []
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
         for sample in todo:
@@ -371,9 +407,14 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
         from .rundir import atomic_write_json
 
         manifest = rd.read_manifest() or {}
-        atomic_write_json(rd.path / "summary.json",
-                          {"run_id": rd.path.name, "model": manifest.get("model", {}).get("name"),
-                           "benchmarks": out})
+        atomic_write_json(
+            rd.path / "summary.json",
+            {
+                "run_id": rd.path.name,
+                "model": manifest.get("model", {}).get("name"),
+                "benchmarks": out,
+            },
+        )
         return out
     finally:
         rd.unlock()

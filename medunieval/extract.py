@@ -66,7 +66,7 @@ def answer_span(response: str | None) -> str:
     plain = text.replace("**", "").replace("__", "")
     markers = list(_MARKERS.finditer(plain))
     if markers:
-        tail = plain[markers[-1].end():].strip()
+        tail = plain[markers[-1].end() :].strip()
         if tail:
             return clean_span(tail.split("\n\n")[0])
     return clean_span(text)
@@ -96,7 +96,7 @@ def _letter_candidates(span: str, letters: tuple[str, ...]) -> list[str]:
         letter = m.group(1)
         if letter not in letters:
             continue
-        after = span[m.end():]
+        after = span[m.end() :]
         word = re.match(r"\s+([a-z]+)", after)
         if letter in "AI" and "(" not in m.group(0) and word and word.group(1) not in _LINKS:
             continue
@@ -147,8 +147,9 @@ def extract_yes_no(response: str | None) -> str | None:
     """``"yes"``/``"no"`` matched on whole words, or None.
 
     A leading yes/no that stands alone or ends at punctuation decides (``"Yes, there is no"``
-    -> yes); otherwise exactly one of the two may occur as a word (``"There is no fracture"`` -> no); both or neither -> None. Substrings never
-    count: ``normal``, ``unknown`` and ``eyes`` are not answers.
+    -> yes); otherwise exactly one of the two may occur as a word (``"There is no fracture"``
+    -> no); both or neither -> None. Substrings never count: ``normal``, ``unknown`` and
+    ``eyes`` are not answers.
     """
     span = answer_span(response)
     if not span:

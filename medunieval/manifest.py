@@ -9,8 +9,20 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("medunieval", "torch", "transformers", "datasets", "huggingface-hub", "nltk", "rouge",
-            "pillow", "numpy", "accelerate", "vllm", "openai")
+PACKAGES = (
+    "medunieval",
+    "torch",
+    "transformers",
+    "datasets",
+    "huggingface-hub",
+    "nltk",
+    "rouge",
+    "pillow",
+    "numpy",
+    "accelerate",
+    "vllm",
+    "openai",
+)
 
 
 def environment() -> dict[str, Any]:
@@ -28,10 +40,20 @@ def git_info() -> dict[str, Any] | None:
     """Commit and dirty flag of the medunieval source tree, when it is a git checkout."""
     src = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": bool(dirty)}

@@ -47,7 +47,9 @@ def _from_mapping(data: dict[str, Any], source: str) -> ModelPreset:
     known = {f.name for f in fields(ModelPreset)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"model preset {source}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+        raise ConfigError(
+            f"model preset {source}: unknown key(s) {unknown}; allowed: {sorted(known)}"
+        )
     if "model" not in data or "name" not in data:
         raise ConfigError(f"model preset {source}: needs at least `name:` and `model:`")
     data = dict(data)

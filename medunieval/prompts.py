@@ -49,8 +49,9 @@ def format_choices(choices: dict[str, str], fmt: str) -> list[str]:
     return [fmt.format(letter=k, text=v) for k, v in choices.items()]
 
 
-def multiple_choice(question: str, choices: Iterable[str], lang: Lang = "en",
-                    reasoning: bool = False) -> str:
+def multiple_choice(
+    question: str, choices: Iterable[str], lang: Lang = "en", reasoning: bool = False
+) -> str:
     """MedUniEval ``get_multiple_choice_prompt``: note the leading newline and the trailing
     space after ``Options:``."""
     lines = "\n".join(str(c) for c in choices)

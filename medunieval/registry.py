@@ -70,7 +70,9 @@ class Registry(Generic[T]):
             try:
                 resolved = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
-                raise ConfigError(f"{self.kind} {name!r} cannot be loaded from {obj}: {exc}") from exc
+                raise ConfigError(
+                    f"{self.kind} {name!r} cannot be loaded from {obj}: {exc}"
+                ) from exc
             self._items[name] = resolved
             return resolved
         return obj

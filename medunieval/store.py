@@ -40,10 +40,11 @@ class ResponseStore:
         """The stored responses among ``keys``."""
         out: dict[str, Response] = {}
         for i in range(0, len(keys), 500):
-            chunk = list(keys[i:i + 500])
+            chunk = list(keys[i : i + 500])
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk)
+                f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk
+            )
             for key, payload in rows:
                 resp = Response.from_dict(json.loads(payload))
                 resp.cached = True
@@ -61,8 +62,7 @@ class ResponseStore:
         if rows:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -75,7 +75,8 @@ class ResponseStore:
     def stats(self) -> dict[str, int]:
         """Number of stored responses per model fingerprint."""
         rows = self._db.execute(
-            "SELECT fingerprint, COUNT(*) FROM responses GROUP BY fingerprint ORDER BY 2 DESC")
+            "SELECT fingerprint, COUNT(*) FROM responses GROUP BY fingerprint ORDER BY 2 DESC"
+        )
         return {fp: n for fp, n in rows}
 
     def close(self) -> None:

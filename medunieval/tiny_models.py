@@ -65,14 +65,14 @@ QWEN2_CHAT_TEMPLATE = (
 )
 
 
-def _ready(out: Path, kind: str) -> bool:
-    marker = out / MARKER
-    if not marker.is_file():
-        return False
+def _ready(out: Path, kind: str, seed: int) -> bool:
+    """Whether ``out`` holds a finished build of ``kind`` from ``seed`` (the marker is written
+    last, so an interrupted build is redone)."""
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    return marker == {"kind": kind, "seed": seed}
 
 
 def _mark(out: Path, kind: str, seed: int) -> None:
@@ -84,16 +84,14 @@ def _qwen_tokenizer(chat_template: str) -> Any:
     Qwen special tokens, built with the ``tokenizers`` library (no download)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
-
-    byte_symbols = pre_tokenizers.ByteLevel.alphabet()
-    # ByteLevel.alphabet() is unordered; order by the byte each symbol stands for.
     from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
-    ordered = [bytes_to_unicode()[b] for b in range(256)]
-    assert set(ordered) == set(byte_symbols)
-    vocab = {sym: i for i, sym in enumerate(ordered)}
-    for tok in QWEN_SPECIAL_TOKENS:
-        vocab[tok] = _special_id(tok)
+    # GPT-2 byte-to-symbol map, the one ByteLevel pre-tokenization uses: byte b -> id b.
+    byte_symbol = bytes_to_unicode()
+    vocab = {byte_symbol[b]: b for b in range(256)}
+    assert set(vocab) == set(pre_tokenizers.ByteLevel.alphabet())
+    for special in QWEN_SPECIAL_TOKENS:
+        vocab[special] = _special_id(special)
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
@@ -120,8 +118,8 @@ def _text_config_kwargs() -> dict[str, Any]:
         "num_key_value_heads": 2,
         "max_position_embeddings": 4096,
         "rope_theta": 10000.0,
-        # A wider init than the real 0.02 keeps the random logits well separated, so greedy
-        # decoding is not decided by float rounding noise.
+        # A wider init than the real 0.02 spreads the random logits, so greedy choices have
+        # clear margins rather than near-ties.
         "initializer_range": 0.3,
         "tie_word_embeddings": False,
         "bos_token_id": None,
@@ -144,7 +142,7 @@ def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0) -> Path:
     """Build a tiny random Qwen2-VL (``Qwen2VLForConditionalGeneration``) with a working
     ``Qwen2VLProcessor`` into ``out_dir`` and return it. A 64x64 image becomes 4 image tokens."""
     out = Path(out_dir)
-    if _ready(out, "qwen2_vl"):
+    if _ready(out, "qwen2_vl", seed):
         return out
     import torch
     from transformers import (
@@ -153,7 +151,7 @@ def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0) -> Path:
         Qwen2VLImageProcessor,
         Qwen2VLProcessor,
     )
-    from transformers.video_processing_utils import BaseVideoProcessor
+    from transformers.utils import is_torchvision_available
 
     out.mkdir(parents=True, exist_ok=True)
     text = _text_config_kwargs()
@@ -184,16 +182,38 @@ def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(out)
 
     tokenizer = _qwen_tokenizer(QWEN2_VL_CHAT_TEMPLATE)
-    image_processor = Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=28 * 28 * 16)
-    # The video processor is never used for images; the base class needs no torchvision.
-    video_processor = BaseVideoProcessor()
-    processor = Qwen2VLProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        video_processor=video_processor,
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
-    processor.save_pretrained(out)
+    pixels = {"min_pixels": 28 * 28, "max_pixels": 28 * 28 * 16}
+    image_processor = Qwen2VLImageProcessor(**pixels)
+    if is_torchvision_available():
+        from transformers import Qwen2VLVideoProcessor
+
+        processor = Qwen2VLProcessor(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=Qwen2VLVideoProcessor(**pixels),
+            chat_template=QWEN2_VL_CHAT_TEMPLATE,
+        )
+        processor.save_pretrained(out)
+    else:
+        # Video processors need torchvision; images never use them. Save the processor
+        # without one, plus a video processor config so it loads normally where torchvision
+        # is installed.
+        from .backends.hf import processor_without_video
+
+        processor = processor_without_video(Qwen2VLProcessor)(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            chat_template=QWEN2_VL_CHAT_TEMPLATE,
+        )
+        processor.save_pretrained(out)
+        video_config = {
+            "video_processor_type": "Qwen2VLVideoProcessor",
+            "processor_class": "Qwen2VLProcessor",
+            **pixels,
+        }
+        (out / "video_preprocessor_config.json").write_text(
+            json.dumps(video_config, indent=2) + "\n", encoding="utf-8"
+        )
     _mark(out, "qwen2_vl", seed)
     return out
 
@@ -202,7 +222,7 @@ def build_tiny_qwen2_lm(out_dir: str | Path, seed: int = 0) -> Path:
     """Build a tiny random text-only Qwen2 (``Qwen2ForCausalLM``) with its tokenizer and chat
     template into ``out_dir`` and return it."""
     out = Path(out_dir)
-    if _ready(out, "qwen2"):
+    if _ready(out, "qwen2", seed):
         return out
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM

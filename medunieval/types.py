@@ -62,7 +62,9 @@ class MediaRef:
                 img.load()
                 return img.convert("RGB")
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise SampleError("corrupt_media", f"cannot decode image {self.source}: {exc}") from None
+            raise SampleError(
+                "corrupt_media", f"cannot decode image {self.source}: {exc}"
+            ) from None
 
 
 # -------------------------------------------------------------------------------------- sample

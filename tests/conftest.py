@@ -45,14 +45,17 @@ def build_data_root(root: Path) -> Path:
     shutil.copy(FIXTURES / "pathvqa_test.json", path / "test.json")
     _images(path, [r["image_path"] for r in json.loads((path / "test.json").read_text())])
 
-    for bench, src, dst in [("medqa", "medqa_test.jsonl", "test.jsonl"),
-                            ("medqa_op5", "medqa_op5_test.jsonl", "test.jsonl"),
-                            ("medmcqa", "medmcqa_validation.jsonl", "validation.jsonl"),
-                            ("pubmedqa", "pubmedqa_ori_pqal.json", "ori_pqal.json")]:
+    for bench, src, dst in [
+        ("medqa", "medqa_test.jsonl", "test.jsonl"),
+        ("medqa_op5", "medqa_op5_test.jsonl", "test.jsonl"),
+        ("medmcqa", "medmcqa_validation.jsonl", "validation.jsonl"),
+        ("pubmedqa", "pubmedqa_ori_pqal.json", "ori_pqal.json"),
+    ]:
         (root / bench).mkdir()
         shutil.copy(FIXTURES / src, root / bench / dst)
-    shutil.copy(FIXTURES / "pubmedqa_test_ground_truth.json",
-                root / "pubmedqa" / "test_ground_truth.json")
+    shutil.copy(
+        FIXTURES / "pubmedqa_test_ground_truth.json", root / "pubmedqa" / "test_ground_truth.json"
+    )
     return root
 
 

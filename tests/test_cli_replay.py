@@ -23,9 +23,24 @@ def invoke(*args: str):
 
 
 def run_replay(tmp: Path, data_root: Path, benches: list[str], preds: Path, *extra: str):
-    return invoke("run", "--model", "replay-model", "--backend", "replay", "--predictions", preds,
-                  "--bench", ",".join(benches), "--data-dir", data_root, "--output", tmp / "runs",
-                  "--run-id", "r1", *extra)
+    return invoke(
+        "run",
+        "--model",
+        "replay-model",
+        "--backend",
+        "replay",
+        "--predictions",
+        preds,
+        "--bench",
+        ",".join(benches),
+        "--data-dir",
+        data_root,
+        "--output",
+        tmp / "runs",
+        "--run-id",
+        "r1",
+        *extra,
+    )
 
 
 def summary(tmp: Path, bench: str, run_id: str = "r1") -> dict:
@@ -66,8 +81,10 @@ def test_all_wrong_scores_zero_in_strict(tmp_path, data_root):
 
 def test_empty_and_refusal_answers_are_unparsed_in_strict_but_forced_in_compat(tmp_path, data_root):
     samples = load_samples("medqa", data_root)
-    rows = [("medqa", s.id, "" if i % 2 else "I cannot determine the answer.")
-            for i, s in enumerate(samples)]
+    rows = [
+        ("medqa", s.id, "" if i % 2 else "I cannot determine the answer.")
+        for i, s in enumerate(samples)
+    ]
     preds = write_predictions(tmp_path / "p.jsonl", rows)
     assert run_replay(tmp_path, data_root, ["medqa"], preds).exit_code == 0
     s = summary(tmp_path, "medqa")
@@ -80,8 +97,10 @@ def test_empty_and_refusal_answers_are_unparsed_in_strict_but_forced_in_compat(t
 
 
 def test_rescore_reproduces_summary_and_never_calls_a_model(tmp_path, data_root):
-    rows = [("vqa_rad", s.id, gold_response(s) if i % 3 else "normal")
-            for i, s in enumerate(load_samples("vqa_rad", data_root))]
+    rows = [
+        ("vqa_rad", s.id, gold_response(s) if i % 3 else "normal")
+        for i, s in enumerate(load_samples("vqa_rad", data_root))
+    ]
     preds = write_predictions(tmp_path / "p.jsonl", rows)
     assert run_replay(tmp_path, data_root, ["vqa_rad"], preds).exit_code == 0
     before = summary(tmp_path, "vqa_rad")
@@ -109,8 +128,12 @@ def test_missing_prediction_and_missing_image_are_counted_errors(tmp_path, fresh
     rows = [("vqa_rad", s.id, gold_response(s)) for s in samples[1:]]
     preds = write_predictions(tmp_path / "p.jsonl", rows)
     victim = samples[5]
-    (fresh_data / "vqa_rad" / "images" / json.loads(
-        (fresh_data / "vqa_rad" / "testset.json").read_text())[5]["image_name"]).unlink()
+    (
+        fresh_data
+        / "vqa_rad"
+        / "images"
+        / json.loads((fresh_data / "vqa_rad" / "testset.json").read_text())[5]["image_name"]
+    ).unlink()
     res = run_replay(tmp_path, fresh_data, ["vqa_rad"], preds)
     assert res.exit_code == 0, res.output
     s = summary(tmp_path, "vqa_rad")
@@ -118,8 +141,9 @@ def test_missing_prediction_and_missing_image_are_counted_errors(tmp_path, fresh
     assert s["error_kinds"].get("missing_prediction") == 1
     shared = [x for x in samples if x.media[0].source == victim.media[0].source]
     assert s["error_kinds"].get("missing_media") == len(shared)
-    assert s["profiles"]["strict"]["score"] == pytest.approx((len(samples) - 1 - len(shared))
-                                                             / len(samples))
+    assert s["profiles"]["strict"]["score"] == pytest.approx(
+        (len(samples) - 1 - len(shared)) / len(samples)
+    )
     assert "missing_media" in res.output
 
 
@@ -132,8 +156,9 @@ def test_corrupt_image_and_malformed_row_are_counted_errors(tmp_path, fresh_data
     samples = load_samples("slake", fresh_data)
     broken = next(s for s in samples if s.error is not None)
     assert "'answer'" in broken.error.reason and "test.json" in broken.error.reason
-    preds = write_predictions(tmp_path / "p.jsonl",
-                              [("slake", s.id, gold_response(s)) for s in samples])
+    preds = write_predictions(
+        tmp_path / "p.jsonl", [("slake", s.id, gold_response(s)) for s in samples]
+    )
     assert run_replay(tmp_path, fresh_data, ["slake"], preds).exit_code == 0
     s = summary(tmp_path, "slake")
     assert s["error_kinds"]["malformed_row"] == 1
@@ -156,8 +181,22 @@ def test_media_path_escaping_the_dataset_root_is_rejected(tmp_path, fresh_data):
 
 def test_misconfiguration_is_one_line_with_the_fix(tmp_path, data_root):
     preds = write_predictions(tmp_path / "p.jsonl", [])
-    res = runner.invoke(app, ["run", "--model", "x", "--backend", "replay", "--predictions",
-                              str(preds), "--bench", "vqa_radd", "--output", str(tmp_path)])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--model",
+            "x",
+            "--backend",
+            "replay",
+            "--predictions",
+            str(preds),
+            "--bench",
+            "vqa_radd",
+            "--output",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 2
     assert "unknown benchmark 'vqa_radd'" in res.output and "vqa_rad" in res.output
     assert "Traceback" not in res.output
@@ -165,30 +204,82 @@ def test_misconfiguration_is_one_line_with_the_fix(tmp_path, data_root):
     assert res.exit_code == 2 and "--model" in res.output
     res = runner.invoke(app, ["run", "--model", "x", "--backend", "nope", "--bench", "medqa"])
     assert res.exit_code == 2 and "unknown backend 'nope'" in res.output
-    res = runner.invoke(app, ["run", "--model", "x", "--backend", "replay", "--bench", "medqa",
-                              "--data-dir", str(data_root / "medqa")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--model",
+            "x",
+            "--backend",
+            "replay",
+            "--bench",
+            "medqa",
+            "--data-dir",
+            str(data_root / "medqa"),
+        ],
+    )
     assert res.exit_code == 2 and "--predictions" in res.output
-    res = runner.invoke(app, ["run", "--model", "x", "--backend", "replay", "--predictions",
-                              str(preds), "--bench", "medqa", "--data-dir", str(tmp_path / "none")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--model",
+            "x",
+            "--backend",
+            "replay",
+            "--predictions",
+            str(preds),
+            "--bench",
+            "medqa",
+            "--data-dir",
+            str(tmp_path / "none"),
+        ],
+    )
     assert res.exit_code == 2 and "does not exist" in res.output
 
 
 def test_list_commands():
-    for what, expected in [("benchmarks", "pubmedqa"), ("models", "Hulu-Med-7B"),
-                           ("backends", "replay")]:
+    for what, expected in [
+        ("benchmarks", "pubmedqa"),
+        ("models", "Hulu-Med-7B"),
+        ("backends", "replay"),
+    ]:
         res = runner.invoke(app, ["list", what])
         assert res.exit_code == 0 and expected in res.output, res.output
 
 
 def test_hub_id_without_network_fails_at_once_with_the_local_data_fix(tmp_path):
     preds = write_predictions(tmp_path / "p.jsonl", [])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_HOME": str(tmp_path / "hf"), "COLUMNS": "300"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "COLUMNS": "300",
+    }
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "medunieval", "run", "--model", "x", "--backend", "replay",
-         "--predictions", str(preds), "--bench", "vqa_rad", "--output", str(tmp_path / "runs")],
-        capture_output=True, text=True, env=env, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "medunieval",
+            "run",
+            "--model",
+            "x",
+            "--backend",
+            "replay",
+            "--predictions",
+            str(preds),
+            "--bench",
+            "vqa_rad",
+            "--output",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert time.monotonic() - start < 60
     assert proc.returncode == 2, proc.stderr
     assert "--data-dir" in proc.stderr and "flaviagiammarino/vqa-rad" in proc.stderr

@@ -18,16 +18,19 @@ def prompt(bench, sample, reasoning=False):
 def test_vqa_prompts(data_root):
     s = load_samples("vqa_rad", data_root)[0]
     assert prompt("vqa_rad", s) == (
-        "Is this a hepatic mass?\nAnswer the question using a single word or phrase.")
+        "Is this a hepatic mass?\nAnswer the question using a single word or phrase."
+    )
     open_ = next(x for x in load_samples("vqa_rad", data_root) if x.answer_type == "open")
     assert prompt("vqa_rad", open_) == f"{open_.question}\nPlease answer the question concisely."
     slake = load_samples("slake", data_root)[0]
     assert prompt("slake", slake) == (
-        "What modality is used to take this image?\nPlease answer the question concisely.")
+        "What modality is used to take this image?\nPlease answer the question concisely."
+    )
     assert prompt("slake", slake, True) == f"What modality is used to take this image?\n{REASON}"
     path = load_samples("path_vqa", data_root)[0]
     assert prompt("path_vqa", path) == (
-        "what have lost their nuclei?\nPlease answer the question concisely.")
+        "what have lost their nuclei?\nPlease answer the question concisely."
+    )
 
 
 def test_mcq_prompt_layout_with_trailing_space_after_options(data_root):
@@ -39,7 +42,8 @@ def test_mcq_prompt_layout_with_trailing_space_after_options(data_root):
     assert prompt("medmcqa", m).startswith(
         "\nQuestion: A 29 yrs old woman with a pregnancy of 17 week has a 10 years old boy with "
         "down syndrome. She does not want another down syndrome kid; best advice to her is\n"
-        "Options: \nA. No test is required now as her age is below 35 years\nB. Ultra sound")
+        "Options: \nA. No test is required now as her age is below 35 years\nB. Ultra sound"
+    )
 
 
 def test_pubmedqa_prompt_has_context_and_unspaced_choices(data_root):
@@ -51,4 +55,5 @@ def test_pubmedqa_prompt_has_context_and_unspaced_choices(data_root):
 
 def test_chinese_builder_matches_verified_string():
     assert prompts.multiple_choice("Q?", ["A. x", "B. y"], lang="zh") == (
-        "\n问题： Q?\n选项： \nA. x\nB. y\n请直接使用给定选项中的选项字母来回答该问题。")
+        "\n问题： Q?\n选项： \nA. x\nB. y\n请直接使用给定选项中的选项字母来回答该问题。"
+    )

@@ -41,19 +41,23 @@ class ReplayBackend:
                 sid = str(obj["id"])
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise ConfigError(
-                    f"{path} line {n}: expected a JSON object with 'id' and 'response'") from None
+                    f"{path} line {n}: expected a JSON object with 'id' and 'response'"
+                ) from None
             if "benchmark" in obj:
                 self._by_bench[(str(obj["benchmark"]), sid)] = obj
             self._by_id[sid] = obj
 
     @classmethod
-    def from_preset(cls, preset: ModelPreset, predictions: Path | None = None,
-                    **_: Any) -> ReplayBackend:
+    def from_preset(
+        cls, preset: ModelPreset, predictions: Path | None = None, **_: Any
+    ) -> ReplayBackend:
         path = predictions or preset.options.get("predictions")
         if path is None and Path(preset.model).is_file():
             path = preset.model
         if path is None:
-            raise ConfigError("the replay backend needs a predictions file: --predictions FILE.jsonl")
+            raise ConfigError(
+                "the replay backend needs a predictions file: --predictions FILE.jsonl"
+            )
         return cls(Path(path))
 
     def fingerprint(self) -> str:
@@ -61,17 +65,28 @@ class ReplayBackend:
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         for req in requests:
-            obj = self._by_bench.get((req.benchmark, req.sample_id)) or self._by_id.get(req.sample_id)
+            obj = self._by_bench.get((req.benchmark, req.sample_id)) or self._by_id.get(
+                req.sample_id
+            )
             if obj is None:
-                yield req, error_response(
-                    "missing_prediction", f"no prediction for id {req.sample_id} in {self.path}")
+                yield (
+                    req,
+                    error_response(
+                        "missing_prediction", f"no prediction for id {req.sample_id} in {self.path}"
+                    ),
+                )
             elif obj.get("error"):
                 yield req, error_response("replayed_error", str(obj["error"]))
             else:
                 text = obj.get("response")
                 if not isinstance(text, str):
-                    yield req, error_response(
-                        "malformed_prediction", f"id {req.sample_id}: 'response' is not a string")
+                    yield (
+                        req,
+                        error_response(
+                            "malformed_prediction",
+                            f"id {req.sample_id}: 'response' is not a string",
+                        ),
+                    )
                 else:
                     yield req, Response(text=text, finish_reason="stop")
 

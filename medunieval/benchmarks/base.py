@@ -47,7 +47,7 @@ def pick(row: dict[str, Any], *names: str) -> Any:
 class RowContext:
     """What a schema mapping needs besides the row: where media live and how to fetch them."""
 
-    bench: "Benchmark"
+    bench: Benchmark
     raw: RawRows
     index: int
 
@@ -65,7 +65,9 @@ class RowContext:
                 cell = lazy(index, column)
                 data = cell.get("bytes") if isinstance(cell, dict) else None
                 if not data:
-                    raise SampleError("missing_media", f"{self.where}: no image bytes in {column!r}")
+                    raise SampleError(
+                        "missing_media", f"{self.where}: no image bytes in {column!r}"
+                    )
                 return data
 
             return MediaRef(kind="image", source=f"{self.where} [{column}]", opener=opener)
@@ -118,8 +120,9 @@ class Benchmark:
     def prompt(self, sample: Sample, reasoning: bool = False) -> str:
         """The exact MedUniEval prompt text for ``sample``."""
         if self.task == "mcq":
-            text = prompts.multiple_choice(sample.question, self.formatted_choices(sample.choices or {}),
-                                           self.lang, reasoning)
+            text = prompts.multiple_choice(
+                sample.question, self.formatted_choices(sample.choices or {}), self.lang, reasoning
+            )
         else:
             style = "open" if sample.answer_type == "open" else "closed"
             text = prompts.short_answer(sample.question, style, self.lang, reasoning)
@@ -174,18 +177,26 @@ class Benchmark:
             except SkipRow:
                 continue
             except MissingField as exc:
-                sample = self._broken(index, row, SampleError(
-                    "malformed_row", f"{ctx.where}: missing field {exc.args[0]}"))
+                sample = self._broken(
+                    index,
+                    row,
+                    SampleError("malformed_row", f"{ctx.where}: missing field {exc.args[0]}"),
+                )
             except SampleError as exc:
                 sample = self._broken(index, row, exc)
             except (TypeError, ValueError, AttributeError) as exc:
-                sample = self._broken(index, row, SampleError(
-                    "malformed_row", f"{ctx.where}: {type(exc).__name__}: {exc}"))
+                sample = self._broken(
+                    index,
+                    row,
+                    SampleError("malformed_row", f"{ctx.where}: {type(exc).__name__}: {exc}"),
+                )
             if sample.id in seen:
                 seen[sample.id] += 1
                 new_id = f"{sample.id}~{seen[sample.id]}"
-                print(f"warning: {self.name}: duplicate sample id {sample.id!r}; "
-                      f"using {new_id!r}", file=sys.stderr)
+                print(
+                    f"warning: {self.name}: duplicate sample id {sample.id!r}; using {new_id!r}",
+                    file=sys.stderr,
+                )
                 sample.id = new_id
             else:
                 seen[sample.id] = 1
@@ -193,11 +204,18 @@ class Benchmark:
         return out
 
     def _broken(self, index: int, row: dict[str, Any], err: SampleError) -> Sample:
-        rid = next((str(row[k]) for k in ("id", "qid", "realidx", "_key") if row.get(k) is not None),
-                   str(index))
-        return Sample(id=rid, benchmark=self.name, question=str(row.get("question", "")),
-                      answer=str(row.get("answer", "")), answer_type="mcq" if self.task == "mcq"
-                      else "open", error=err)
+        rid = next(
+            (str(row[k]) for k in ("id", "qid", "realidx", "_key") if row.get(k) is not None),
+            str(index),
+        )
+        return Sample(
+            id=rid,
+            benchmark=self.name,
+            question=str(row.get("question", "")),
+            answer=str(row.get("answer", "")),
+            answer_type="mcq" if self.task == "mcq" else "open",
+            error=err,
+        )
 
 
 # ----------------------------------------------------------------------- mapping helpers

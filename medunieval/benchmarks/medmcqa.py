@@ -20,15 +20,23 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         answer = gold_letter(choices, pick(row, "answer_idx"))
     meta = {"subject": row["subject_name"]} if row.get("subject_name") else {}
     return Sample(
-        id=str(row.get("id", row.get("realidx", ctx.index))), benchmark="medmcqa",
-        question=str(pick(row, "question")), answer=answer, answer_type="mcq", choices=choices,
+        id=str(row.get("id", row.get("realidx", ctx.index))),
+        benchmark="medmcqa",
+        question=str(pick(row, "question")),
+        answer=answer,
+        answer_type="mcq",
+        choices=choices,
         meta=meta,
     )
 
 
 BENCHMARK = Benchmark(
-    name="medmcqa", title="MedMCQA", task="mcq", to_sample=to_sample,
+    name="medmcqa",
+    title="MedMCQA",
+    task="mcq",
+    to_sample=to_sample,
     hub=HubSource("openlifescienceai/medmcqa", split="validation"),
     local_files=("validation.parquet", "dev.json", "dev.jsonl", "validation.jsonl", "test.jsonl"),
-    group_by=("subject",), description="Indian medical entrance MCQ, validation split (4,183)",
+    group_by=("subject",),
+    description="Indian medical entrance MCQ, validation split (4,183)",
 )

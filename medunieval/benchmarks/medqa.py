@@ -16,21 +16,34 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     answer = gold_letter(choices, pick(row, "answer_idx", "answer"))
     meta = {"step": row["meta_info"]} if row.get("meta_info") else {}
     return Sample(
-        id=str(row.get("realidx", row.get("id", ctx.index))), benchmark=ctx.bench.name,
-        question=str(pick(row, "question")), answer=answer, answer_type="mcq", choices=choices,
+        id=str(row.get("realidx", row.get("id", ctx.index))),
+        benchmark=ctx.bench.name,
+        question=str(pick(row, "question")),
+        answer=answer,
+        answer_type="mcq",
+        choices=choices,
         meta=meta,
     )
 
 
 BENCHMARK = Benchmark(
-    name="medqa", title="MedQA", task="mcq", to_sample=to_sample,
+    name="medqa",
+    title="MedQA",
+    task="mcq",
+    to_sample=to_sample,
     hub=HubSource("GBaker/MedQA-USMLE-4-options", split="test"),
     local_files=("test.jsonl", "test.parquet", "phrases_no_exclude_test.jsonl"),
-    group_by=("step",), description="USMLE-style 4-option MCQ, 1,273 test questions",
+    group_by=("step",),
+    description="USMLE-style 4-option MCQ, 1,273 test questions",
 )
 
 BENCHMARK_OP5 = Benchmark(
-    name="medqa_op5", title="MedQA (5 options)", task="mcq", to_sample=to_sample, hub=None,
-    local_files=("test.jsonl",), group_by=("step",),
+    name="medqa_op5",
+    title="MedQA (5 options)",
+    task="mcq",
+    to_sample=to_sample,
+    hub=None,
+    local_files=("test.jsonl",),
+    group_by=("step",),
     description="USMLE-style 5-option MCQ (original jind11 release), 1,273 test questions",
 )

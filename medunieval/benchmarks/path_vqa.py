@@ -15,15 +15,26 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     image = ctx.image(row, "image" if "image" in row else "image_path")
     meta = {"question_type": row["question_type"]} if row.get("question_type") else {}
     return Sample(
-        id=str(row.get("id", ctx.index)), benchmark="path_vqa", question=str(pick(row, "question")),
-        answer=answer, answer_type=yes_no_closed(answer), media=[image], meta=meta,
+        id=str(row.get("id", ctx.index)),
+        benchmark="path_vqa",
+        question=str(pick(row, "question")),
+        answer=answer,
+        answer_type=yes_no_closed(answer),
+        media=[image],
+        meta=meta,
     )
 
 
 BENCHMARK = Benchmark(
-    name="path_vqa", title="PathVQA", task="vqa", to_sample=to_sample,
+    name="path_vqa",
+    title="PathVQA",
+    task="vqa",
+    to_sample=to_sample,
     hub=HubSource("flaviagiammarino/path-vqa", split="test"),
-    local_files=("test.parquet", "test.json"), lazy_columns=("image",),
-    group_by=("answer_type", "question_type"), compat_vqa="path_vqa", max_new_tokens=128,
+    local_files=("test.parquet", "test.json"),
+    lazy_columns=("image",),
+    group_by=("answer_type", "question_type"),
+    compat_vqa="path_vqa",
+    max_new_tokens=128,
     description="Pathology VQA (yes/no closed + open)",
 )

@@ -22,7 +22,9 @@ def _ground_truth(ctx: RowContext) -> dict[str, str] | None:
     if "pubmedqa_gt" not in cache:
         root = ctx.raw.root
         path = root / "test_ground_truth.json" if root else None
-        cache["pubmedqa_gt"] = json.loads(path.read_text("utf-8")) if path and path.is_file() else None
+        cache["pubmedqa_gt"] = (
+            json.loads(path.read_text("utf-8")) if path and path.is_file() else None
+        )
     return cache["pubmedqa_gt"]
 
 
@@ -45,16 +47,25 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     if isinstance(contexts, str):
         contexts = [contexts]
     return Sample(
-        id=rid, benchmark="pubmedqa", question=str(question), answer=answer, answer_type="mcq",
-        choices=choices, meta={"context": "\n".join(contexts), "label": choices[answer]},
+        id=rid,
+        benchmark="pubmedqa",
+        question=str(question),
+        answer=answer,
+        answer_type="mcq",
+        choices=choices,
+        meta={"context": "\n".join(contexts), "label": choices[answer]},
     )
 
 
 BENCHMARK = Benchmark(
-    name="pubmedqa", title="PubMedQA", task="mcq", to_sample=to_sample,
+    name="pubmedqa",
+    title="PubMedQA",
+    task="mcq",
+    to_sample=to_sample,
     hub=HubSource("openlifescienceai/pubmedqa", split="test"),
     local_files=("test.parquet", "ori_pqal.json", "pubmedqa_pqal_test.json"),
-    choice_format="{letter}.{text}", group_by=("label",),
+    choice_format="{letter}.{text}",
+    group_by=("label",),
     prompt_prefix=lambda s: "Context: " + s.meta["context"] + "\n",
     description="Biomedical research QA (yes/no/maybe), PQA-L test split (500)",
 )

@@ -16,16 +16,27 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         raise ValueError(f"answer_type must be OPEN or CLOSED, got {kind!r}")
     meta = {k: row[k] for k in ("modality", "content_type", "location", "base_type") if row.get(k)}
     return Sample(
-        id=str(pick(row, "qid")), benchmark="slake", question=str(pick(row, "question")),
-        answer=str(pick(row, "answer")), answer_type="closed" if kind == "CLOSED" else "open",
-        media=[ctx.image(row, "img_name")], meta=meta,
+        id=str(pick(row, "qid")),
+        benchmark="slake",
+        question=str(pick(row, "question")),
+        answer=str(pick(row, "answer")),
+        answer_type="closed" if kind == "CLOSED" else "open",
+        media=[ctx.image(row, "img_name")],
+        meta=meta,
     )
 
 
 BENCHMARK = Benchmark(
-    name="slake", title="SLAKE", task="vqa", to_sample=to_sample,
-    hub=HubSource("BoKelvin/SLAKE", split="test", snapshot=True, archives=("imgs.zip",)), local_files=("test.json",),
-    image_dirs=("imgs", ""), row_filter=lambda row: row.get("q_lang", "en") == "en",
-    group_by=("answer_type", "modality", "content_type"), compat_vqa="slake", max_new_tokens=128,
+    name="slake",
+    title="SLAKE",
+    task="vqa",
+    to_sample=to_sample,
+    hub=HubSource("BoKelvin/SLAKE", split="test", snapshot=True, archives=("imgs.zip",)),
+    local_files=("test.json",),
+    image_dirs=("imgs", ""),
+    row_filter=lambda row: row.get("q_lang", "en") == "en",
+    group_by=("answer_type", "modality", "content_type"),
+    compat_vqa="slake",
+    max_new_tokens=128,
     description="Bilingual radiology VQA; English test questions (1,061)",
 )

@@ -43,10 +43,14 @@ def hf_image(value: Any, root: Path | None, where: str) -> MediaRef:
         data = value.get("bytes")
         path = value.get("path")
         if data:
-            return MediaRef(kind="image", source=f"{where} ({path or 'embedded'})", opener=lambda: data)
+            return MediaRef(
+                kind="image", source=f"{where} ({path or 'embedded'})", opener=lambda: data
+            )
         if path and root is not None:
             return file_image(root, path)
         raise SampleError("missing_media", f"{where}: image cell has neither bytes nor a path")
     if isinstance(value, str) and root is not None:
         return file_image(root, value)
-    raise SampleError("malformed_row", f"{where}: unsupported image value of type {type(value).__name__}")
+    raise SampleError(
+        "malformed_row", f"{where}: unsupported image value of type {type(value).__name__}"
+    )

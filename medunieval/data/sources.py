@@ -70,8 +70,13 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
     origin = str(path)
     try:
         if suffix == ".parquet":
-            return _read_arrow("parquet", {"data_files": str(path), "split": "train"}, origin,
-                               path.parent, lazy_columns)
+            return _read_arrow(
+                "parquet",
+                {"data_files": str(path), "split": "train"},
+                origin,
+                path.parent,
+                lazy_columns,
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read data file {path}: {exc}") from exc
@@ -80,7 +85,9 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} is not valid JSON ({exc}); fix or re-download the file") from exc
+            raise ConfigError(
+                f"{path} is not valid JSON ({exc}); fix or re-download the file"
+            ) from exc
         if isinstance(data, dict):
             rows = [
                 {**v, "_key": k} if isinstance(v, dict) else {"_key": k, "_value": v}
@@ -100,23 +107,34 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
             except json.JSONDecodeError:
                 # A malformed line is a malformed row (recorded per sample), not a dead run.
                 row = {"_malformed": f"{path.name} line {n} is not valid JSON"}
-            rows.append(row if isinstance(row, dict) else {"_malformed": f"line {n} is not an object"})
+            rows.append(
+                row if isinstance(row, dict) else {"_malformed": f"line {n} is not an object"}
+            )
     elif suffix == ".csv":
         rows = [dict(r) for r in csv.DictReader(text.splitlines())]
     else:
-        raise ConfigError(f"{path}: unsupported data file type {suffix!r}; use one of {LOCAL_SUFFIXES}")
+        raise ConfigError(
+            f"{path}: unsupported data file type {suffix!r}; use one of {LOCAL_SUFFIXES}"
+        )
     return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
 
 
-def _read_arrow(builder: str, kwargs: dict[str, Any], origin: str, root: Path | None,
-                lazy_columns: tuple[str, ...]) -> RawRows:
+def _read_arrow(
+    builder: str,
+    kwargs: dict[str, Any],
+    origin: str,
+    root: Path | None,
+    lazy_columns: tuple[str, ...],
+) -> RawRows:
     import datasets
 
     ds = datasets.load_dataset(builder, **kwargs)
     return _from_dataset(ds, origin, root, lazy_columns)
 
 
-def _from_dataset(ds: Any, origin: str, root: Path | None, lazy_columns: tuple[str, ...]) -> RawRows:
+def _from_dataset(
+    ds: Any, origin: str, root: Path | None, lazy_columns: tuple[str, ...]
+) -> RawRows:
     import datasets
 
     heavy = [c for c in lazy_columns if c in ds.column_names]
@@ -221,8 +239,10 @@ def _safe_extract(archive: Path, dest: Path) -> None:
 def snapshot_hub(source: HubSource, bench: str) -> Path:
     """Download a hub dataset repository (files as published, e.g. SLAKE's test.json and
     imgs.zip) and unpack its archives once; returns the local folder."""
-    fix = (f"download the {source.id} repository elsewhere and pass the folder with "
-           f"`--data {bench}=DIR`")
+    fix = (
+        f"download the {source.id} repository elsewhere and pass the folder with "
+        f"`--data {bench}=DIR`"
+    )
     if not hub_offline() and not hub_reachable():
         raise ConfigError(f"{bench}: the Hugging Face hub is unreachable; {fix}")
     try:

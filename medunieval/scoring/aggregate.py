@@ -43,7 +43,11 @@ def _metric_means(records: list[Record], profile: str) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     for rec in records:
         for key, value in rec.scores[profile].items():
-            if key in _NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                key in _NOT_METRICS
+                or isinstance(value, bool)
+                or not isinstance(value, (int, float))
+            ):
                 continue
             sums[key] = sums.get(key, 0.0) + float(value)
             counts[key] += 1
@@ -90,7 +94,8 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
     examples = {
         kind: next(
             (r.error or {}).get("reason") or (r.response.error if r.response else None)
-            for r in records if r.error_kind() == kind
+            for r in records
+            if r.error_kind() == kind
         )
         for kind in kinds
     }

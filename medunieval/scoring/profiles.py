@@ -21,8 +21,12 @@ def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
     if bench.task == "mcq":
         choices = bench.formatted_choices(rec.choices or {})
         mc = compat.multi_choice(choices, rec.answer, compat.extract_tag(text, "answer"))
-        return {"correct": mc.correct, "parsed": mc.rule != "similarity",
-                "extracted": mc.picked, "rule": mc.rule}
+        return {
+            "correct": mc.correct,
+            "parsed": mc.rule != "similarity",
+            "extracted": mc.picked,
+            "rule": mc.rule,
+        }
     if bench.compat_vqa is None:
         raise ValueError(f"{bench.name}: no compat scorer declared")
     out = compat.vqa_sample(bench.compat_vqa, rec.answer, text, closed=rec.answer_type == "closed")

@@ -27,8 +27,12 @@ def score(rec: Record) -> dict[str, Any]:
         return {"correct": yn == gold, "parsed": yn is not None, "extracted": yn}
     span = extract.answer_span(text)
     em = bool(span) and extract.normalize(span) == extract.normalize(rec.answer)
-    verdict: dict[str, Any] = {"correct": em, "parsed": bool(span), "extracted": span,
-                               "exact_match": float(em)}
+    verdict: dict[str, Any] = {
+        "correct": em,
+        "parsed": bool(span),
+        "extracted": span,
+        "exact_match": float(em),
+    }
     if rec.answer_type == "open":
         verdict["token_f1"] = extract.token_f1(span, rec.answer)
         verdict["scored_by"] = "exact_match"
