@@ -9,7 +9,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import SampleError
@@ -125,7 +125,7 @@ class GenParams:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class Response:
     cached: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Response:
@@ -235,7 +235,8 @@ class Record:
         return None
 
     def to_json(self) -> str:
-        d = asdict(self)
+        # Shallow on purpose: fields hold JSON values; dataclasses.asdict deep-copies (slow).
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
         d["response"] = self.response.to_dict() if self.response else None
         return json.dumps(d, ensure_ascii=False, default=str)
 
