@@ -1,15 +1,16 @@
-"""MedUniEval's scoring helpers, re-implemented rule by rule (PRIOR_ART.md §3).
+"""MedUniEval's scoring helpers, re-implemented rule by rule (PRIOR_ART.md §3.2–§3.10).
 
-The ``compat`` profile uses these so MedUniEval's published numbers can be reproduced. Where
-MedUniEval crashes or mislabels, this module keeps the *rule* and drops the defect:
+The ``compat`` profile uses these to reproduce MedUniEval's (MUE's) published scores. Every rule
+and artefact is kept; only these defects are changed:
 
-- ``open_end_vqa`` never raises (MedUniEval raises ``ValueError`` from ``rouge`` on an empty or
-  dot-only answer and ``TypeError`` on a whitespace-only one): those metrics are 0.
-- ``open_end_vqa``'s ``precision``/``recall``/``f1`` carry their real meaning (MedUniEval stores
-  F1 as "precision", precision as "recall" and recall as "f1"); ``calculate_f1_mue`` keeps the
-  original return order for reference.
-- ``vqa_aggregate`` divides VQA-RAD's open accuracy once (MedUniEval divides it twice; that
-  value is kept as ``open_acc_mue_printed``) and returns 0.0 for empty subsets.
+- Never crashes. ``open_end_vqa`` scores 0.0 where MUE raises (``rouge`` ``ValueError`` on an
+  empty or dot-only response, ``TypeError`` on a whitespace-only one); ROUGE-L alone is 0.0 where
+  ``rouge``'s recursive LCS overflows (a sentence of ~1000+ words). ``vqa_aggregate`` gives 0.0
+  for an empty subset. ``multi_choice`` accepts non-string choices (``str()``) and an empty list.
+- ``open_end_vqa``'s ``precision``/``recall``/``f1`` mean what they say; MUE stores F1 as
+  "precision", precision as "recall" and recall as "f1" (``calculate_f1_mue`` keeps its order).
+- ``vqa_aggregate`` divides the open accuracy once; VQA-RAD's doubly divided value is kept as
+  ``open_acc_mue_printed``.
 """
 
 from __future__ import annotations
@@ -21,46 +22,46 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-# --------------------------------------------------------------------------- §3.2 extraction
+VQABench = Literal["vqa_rad", "slake", "path_vqa"]
+
+# ------------------------------------------------------------------ §3.2 extraction primitives
 
 
 def extract_tag(text: str | None, tag: str, hard: bool = True) -> str:
-    """MedUniEval ``extract``: every ``<tag>…</tag>`` pair, joined by spaces, stripped; when none
-    is found, the whole text (``hard``) or ``""``."""
+    """MUE ``extract``: every ``<tag>…</tag>`` pair joined by spaces and stripped; when that is
+    empty, ``text`` itself (``hard``) or ``""``. A falsy ``text`` gives ``""``."""
     if not text:
         return ""
     start, end = f"<{tag}>", f"</{tag}>"
-    parts: list[str] = []
-    i = 0
-    while True:
-        s = text.find(start, i)
-        if s < 0:
+    found = ""
+    i = text.find(start)
+    while i != -1:
+        j = text.find(end, i + len(start))
+        if j == -1:
             break
-        e = text.find(end, s + len(start))
-        if e < 0:
-            break
-        parts.append(text[s + len(start) : e] + " ")
-        i = e + len(end)
-    joined = "".join(parts).strip()
-    if joined:
-        return joined
+        found += text[i + len(start) : j] + " "
+        i = text.find(start, j + len(end))
+    found = found.strip()
+    if found:
+        return found
     return text if hard else ""
 
 
 def extract_boxed_content(text: str) -> str:
-    """mathruler 0.1.0: content of the last ``\\boxed{``, or the string ``"None"``."""
+    """mathruler 0.1.0: the stripped content of the last ``\\boxed{``, brace depth counted; the
+    string ``"None"`` when absent or unbalanced."""
     start = text.rfind("\\boxed{")
-    if start < 0:
+    if start == -1:
         return "None"
-    i = start + len("\\boxed{")
+    content = text[start + len("\\boxed{") :]
     depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
+    for i, ch in enumerate(content):
+        if ch == "{":
             depth += 1
-        elif text[j] == "}":
+        elif ch == "}":
             depth -= 1
-            if depth == -1:
-                return text[i:j].strip()
+        if depth == -1:
+            return content[:i].strip()
     return "None"
 
 
@@ -71,15 +72,16 @@ _ANSWER_PATTERNS = (
     "**answer:**",
     "answer is",
     "answer:",
-    "答案:",
+    "答案:",  # ASCII colon only
     "final answer",
     "final answer is",
 )
 
 
 def parse_response(response: str) -> str:
-    """MedUniEval ``parse_response``: lower-case, boxed / ``<answer>``, then cut after the last
-    occurrence of each answer pattern in turn. Not stripped."""
+    """MUE ``parse_response``: lower-case; boxed content if ``"boxed"`` occurs (maybe ``"None"``),
+    else ``<answer>`` content; then, per pattern in order, keep the text after its last
+    occurrence. Not stripped."""
     r = response.lower()
     if "boxed" in r:
         r = extract_boxed_content(r)
@@ -91,13 +93,14 @@ def parse_response(response: str) -> str:
     return r
 
 
-# ---------------------------------------------------------------------- §3.3 multiple choice
+# ---------------------------------------------------------------- §3.3 judge_multi_choice
 
 
 @dataclass(frozen=True)
 class MCVerdict:
-    """``picked``: the option letter the response was mapped to (lower case), or the matched
-    string for rule ``exact``; ``rule``: exact | letter | text | similarity."""
+    """``picked``: lower-case letter of the option the response was mapped to (the matched
+    string itself for an ``exact`` hit that is neither a letter nor an option). ``rule``:
+    ``exact`` | ``letter`` | ``text`` | ``similarity`` (forced-choice fallback, i.e. unparsed)."""
 
     correct: bool
     picked: str | None
@@ -107,8 +110,9 @@ class MCVerdict:
 def multi_choice(
     choices: Sequence[str] | Mapping[str, str], answer: str, response: str
 ) -> MCVerdict:
-    """MedUniEval ``judge_multi_choice``: forced choice, never "unparsed"."""
-    options = [str(c) for c in choices]  # a Mapping yields its keys, as in MedUniEval
+    """MUE ``judge_multi_choice`` (forced choice: every response maps to some option). A Mapping
+    is iterated as MUE does, i.e. its keys are the options (MMLU-Pro quirk)."""
+    options = [str(c).lower() for c in choices]
     letters = [chr(ord("a") + i) for i in range(len(options))]
     r = response.lower()
     paragraphs = r.split("\n\n")
@@ -117,32 +121,37 @@ def multi_choice(
     elif paragraphs[-1].split(".")[0] in letters:
         r = paragraphs[-1].split(".")[0]
     r = parse_response(r).strip().lower().replace("\n", "")
-    lowered = [c.lower() for c in options]
     s = r.split(".")[0].split(":")[-1]
     a = answer.strip().lower()
-    if s == a:
+    if s == a:  # rule 1; labelled by what s is, so a letter hit reads as "letter"
+        if s in letters:
+            return MCVerdict(True, s, "letter")
+        if s in options:
+            return MCVerdict(True, letters[options.index(s)], "text")
         return MCVerdict(True, s, "exact")
-    if s in letters:
-        return MCVerdict(lowered[letters.index(s)] == a, s, "letter")
-    if s in lowered:
-        idx = lowered.index(s)
-        return MCVerdict(a in letters and s == lowered[letters.index(a)], letters[idx], "text")
-    best, best_ratio = 0, 0.0
-    for i, choice in enumerate(lowered):
-        ratio = difflib.SequenceMatcher(None, choice, r).ratio()
+    if s in letters:  # rule 2: a different letter is wrong, no fallback
+        return MCVerdict(options[letters.index(s)] == a, s, "letter")
+    if s in options:  # rule 3
+        correct = a in letters and s == options[letters.index(a)]
+        return MCVerdict(correct, letters[options.index(s)], "text")
+    if not options:  # MUE raises IndexError here
+        return MCVerdict(False, None, "similarity")
+    best, best_ratio = 0, 0.0  # rule 4: strictly greater wins, so ties go to the lowest index
+    for i, option in enumerate(options):
+        ratio = difflib.SequenceMatcher(None, option, r).ratio()
         if ratio > best_ratio:
             best, best_ratio = i, ratio
-    correct = letters[best] == a or lowered[best] == a if letters else False
-    return MCVerdict(correct, letters[best] if letters else None, "similarity")
+    return MCVerdict(letters[best] == a or options[best] == a, letters[best], "similarity")
 
 
 def judge_multi_choice(
     choices: Sequence[str] | Mapping[str, str], answer: str, response: str
 ) -> bool:
+    """MUE ``judge_multi_choice``: ``multi_choice(...).correct``."""
     return multi_choice(choices, answer, response).correct
 
 
-# ------------------------------------------------------------------------- §3.4 – 3.5 closed
+# ---------------------------------------------------------------- §3.4–§3.5 closed questions
 
 
 def _closed_text(response: str) -> str:
@@ -150,73 +159,21 @@ def _closed_text(response: str) -> str:
 
 
 def judge_judgement(answer: str, response: str) -> bool:
-    """Substring yes/no: exactly one of "yes"/"no" occurs and the gold occurs (artefacts kept)."""
-    a = answer.lower()
+    """MUE yes/no rule: exactly one of "yes"/"no" is a substring of the response and so is the
+    lower-cased gold (so "normal", "unknown", "not" count as "no" and "eyes" as "yes")."""
     r = _closed_text(response)
-    return (("yes" in r) != ("no" in r)) and a in r
+    return (("yes" in r) != ("no" in r)) and answer.lower() in r
 
 
 def judge_close_end_vqa(answer: str, response: str) -> bool:
-    """Exact equality after MedUniEval's preprocessing (neither side stripped)."""
+    """MUE closed rule: the parsed response (newlines and periods removed) equals the lower-cased
+    gold; neither side is stripped."""
     return _closed_text(response) == answer.lower()
 
 
-# ------------------------------------------------------------------------------ §3.6 open
+# ---------------------------------------------------------------- §3.6 judge_open_end_vqa
 
-
-def _tok(x: str) -> list[str]:
-    return x.lower().replace(".", " .").split(" ")
-
-
-def calculate_f1_mue(r: str, a: str) -> float | tuple[float, float, float]:
-    """MedUniEval ``calculate_f1``: scalar 0 on an empty side, else (F1, precision, recall)."""
-    pred, gold = set(r.lower().split()), set(a.lower().split())
-    if not pred or not gold:
-        return 0
-    common = pred & gold
-    if not common:
-        return (0, 0, 0)
-    p, rec = len(common) / len(pred), len(common) / len(gold)
-    return (2 * p * rec / (p + rec), p, rec)
-
-
-def _bleu(ref: list[str], hyp: list[str], n: int) -> float:
-    from nltk.translate.bleu_score import sentence_bleu
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return float(sentence_bleu([ref], hyp, weights=[1 / n] * n))
-        except (ZeroDivisionError, ValueError):
-            return 0.0
-
-
-def _rouge(hyp: str, ref: str) -> dict[str, float]:
-    from rouge import Rouge
-
-    try:
-        s = Rouge().get_scores(hyp, ref)[0]
-    except (ValueError, RecursionError):
-        return {"rouge1": 0.0, "rouge2": 0.0, "rougel": 0.0}
-    return {"rouge1": s["rouge-1"]["f"], "rouge2": s["rouge-2"]["f"], "rougel": s["rouge-l"]["f"]}
-
-
-def open_end_vqa(answer: str, response: str) -> dict[str, Any]:
-    """MedUniEval ``judge_open_end_vqa`` per-sample metrics (keys relabelled, never raises)."""
-    a = answer.lower()
-    r = parse_response(response)
-    out: dict[str, Any] = {f"bleu{n}": _bleu(_tok(a), _tok(r), n) for n in range(1, 5)}
-    out["em"] = r == a
-    out.update(_rouge(r.lower(), a.lower()))
-    f1 = calculate_f1_mue(r, a)
-    if isinstance(f1, tuple):
-        out.update(f1=float(f1[0]), precision=float(f1[1]), recall=float(f1[2]))
-    else:
-        out.update(f1=0.0, precision=0.0, recall=0.0)
-    return out
-
-
-OPEN_METRICS = (
+OPEN_METRICS: tuple[str, ...] = (
     "bleu1",
     "bleu2",
     "bleu3",
@@ -231,33 +188,71 @@ OPEN_METRICS = (
 )
 
 
-# -------------------------------------------------------------- §3.9 LLaVA-Med eval_metrics
+def _tok(x: str) -> list[str]:
+    return x.lower().replace(".", " .").split(" ")
 
-_PUNCT = [
-    ";",
-    "/",
-    "[",
-    "]",
-    '"',
-    "{",
-    "}",
-    "(",
-    ")",
-    "=",
-    "+",
-    "\\",
-    "_",
-    "-",
-    ">",
-    "<",
-    "@",
-    "`",
-    ",",
-    "?",
-    "!",
-]
+
+def _bleu(ref: list[str], hyp: list[str], n: int) -> float:
+    from nltk.translate.bleu_score import sentence_bleu
+
+    with warnings.catch_warnings():  # "counts of n-gram overlaps is 0" (value is still returned)
+        warnings.simplefilter("ignore", UserWarning)
+        return float(sentence_bleu([ref], hyp, weights=[1 / n] * n))
+
+
+def _rouge(hyp: str, ref: str) -> dict[str, float]:
+    from rouge import Rouge
+
+    try:
+        s = Rouge().get_scores(hyp, ref)[0]
+    except ValueError:  # "Hypothesis is empty." / "Reference is empty."
+        return {"rouge1": 0.0, "rouge2": 0.0, "rougel": 0.0}
+    except RecursionError:  # rouge-l's recursive LCS; rouge-1/2 are iterative
+        s = Rouge(metrics=["rouge-1", "rouge-2"]).get_scores(hyp, ref)[0]
+        s["rouge-l"] = {"f": 0.0}
+    return {
+        "rouge1": float(s["rouge-1"]["f"]),
+        "rouge2": float(s["rouge-2"]["f"]),
+        "rougel": float(s["rouge-l"]["f"]),
+    }
+
+
+def calculate_f1_mue(r: str, a: str) -> int | tuple[float, float, float]:
+    """MUE ``calculate_f1`` exactly: set-based token overlap returning ``(F1, precision, recall)``,
+    ``(0, 0, 0)`` without overlap and the *scalar* 0 when either side has no tokens."""
+    pred, gold = set(r.lower().split()), set(a.lower().split())
+    if not pred or not gold:
+        return 0
+    common = pred & gold
+    p, rec = len(common) / len(pred), len(common) / len(gold)
+    if p + rec == 0:
+        return (0, 0, 0)
+    return (2 * p * rec / (p + rec), p, rec)
+
+
+def open_end_vqa(answer: str, response: str) -> dict[str, float | bool]:
+    """MUE ``judge_open_end_vqa`` per-sample metrics: BLEU-1..4 (NLTK, no smoothing), ``em``
+    (parsed response == lower-cased gold), ROUGE-1/2/L F (``rouge``) and set-token precision,
+    recall, F1 under their true names. Never raises (see module docstring)."""
+    a = answer.lower()
+    r = parse_response(response)
+    out: dict[str, float | bool] = {f"bleu{n}": _bleu(_tok(a), _tok(r), n) for n in range(1, 5)}
+    out["em"] = r == a
+    out.update(_rouge(r.lower(), a.lower()))
+    f1 = calculate_f1_mue(r, a)
+    if isinstance(f1, tuple):
+        out.update(precision=float(f1[1]), recall=float(f1[2]), f1=float(f1[0]))
+    else:
+        out.update(precision=0.0, recall=0.0, f1=0.0)
+    return out
+
+
+# ----------------------------------------------------- §3.9 eval_metrics (LLaVA-Med style)
+
+_PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@")
+_PUNCT += ("`", ",", "?", "!")
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
-_PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # malformed look-behind, kept on purpose
+_PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # malformed look-behind, kept as in MUE
 _MANUAL_MAP = {
     "none": "0",
     "zero": "0",
@@ -272,54 +267,93 @@ _MANUAL_MAP = {
     "nine": "9",
     "ten": "10",
 }
-_ARTICLES = {"a", "an", "the"}
-# Apostrophe-less contractions restored by the VQA normaliser (common forms).
+_ARTICLES = ("a", "an", "the")
+# The VQA evaluation contraction table, verbatim (capitalised keys never match: input is lowered).
 _CONTRACTIONS = {
     "aint": "ain't",
     "arent": "aren't",
     "cant": "can't",
     "couldve": "could've",
     "couldnt": "couldn't",
+    "couldn'tve": "couldn't've",
+    "couldnt've": "couldn't've",
     "didnt": "didn't",
     "doesnt": "doesn't",
     "dont": "don't",
     "hadnt": "hadn't",
+    "hadnt've": "hadn't've",
+    "hadn'tve": "hadn't've",
     "hasnt": "hasn't",
     "havent": "haven't",
     "hed": "he'd",
+    "hed've": "he'd've",
+    "he'dve": "he'd've",
     "hes": "he's",
     "howd": "how'd",
     "howll": "how'll",
     "hows": "how's",
+    "Id've": "I'd've",
+    "I'dve": "I'd've",
     "Im": "I'm",
     "Ive": "I've",
     "isnt": "isn't",
     "itd": "it'd",
+    "itd've": "it'd've",
+    "it'dve": "it'd've",
     "itll": "it'll",
+    "let's": "let's",
     "maam": "ma'am",
     "mightnt": "mightn't",
+    "mightnt've": "mightn't've",
+    "mightn'tve": "mightn't've",
     "mightve": "might've",
     "mustnt": "mustn't",
     "mustve": "must've",
     "neednt": "needn't",
+    "notve": "not've",
     "oclock": "o'clock",
+    "oughtnt": "oughtn't",
+    "ow's'at": "'ow's'at",
+    "'ows'at": "'ow's'at",
+    "'ow'sat": "'ow's'at",
     "shant": "shan't",
-    "shes": "she's",
+    "shed've": "she'd've",
+    "she'dve": "she'd've",
+    "she's": "she's",
     "shouldve": "should've",
     "shouldnt": "shouldn't",
+    "shouldnt've": "shouldn't've",
+    "shouldn'tve": "shouldn't've",
+    "somebody'd": "somebodyd",
+    "somebodyd've": "somebody'd've",
+    "somebody'dve": "somebody'd've",
+    "somebodyll": "somebody'll",
     "somebodys": "somebody's",
+    "someoned": "someone'd",
+    "someoned've": "someone'd've",
+    "someone'dve": "someone'd've",
+    "someonell": "someone'll",
     "someones": "someone's",
-    "somethings": "something's",
+    "somethingd": "something'd",
+    "somethingd've": "something'd've",
+    "something'dve": "something'd've",
+    "somethingll": "something'll",
     "thats": "that's",
     "thered": "there'd",
+    "thered've": "there'd've",
+    "there'dve": "there'd've",
     "therere": "there're",
     "theres": "there's",
     "theyd": "they'd",
+    "theyd've": "they'd've",
+    "they'dve": "they'd've",
     "theyll": "they'll",
     "theyre": "they're",
     "theyve": "they've",
+    "twas": "'twas",
     "wasnt": "wasn't",
-    "wed": "we'd",
+    "wed've": "we'd've",
+    "we'dve": "we'd've",
     "weve": "we've",
     "werent": "weren't",
     "whatll": "what'll",
@@ -331,6 +365,8 @@ _CONTRACTIONS = {
     "wheres": "where's",
     "whereve": "where've",
     "whod": "who'd",
+    "whod've": "who'd've",
+    "who'dve": "who'd've",
     "wholl": "who'll",
     "whos": "who's",
     "whove": "who've",
@@ -340,8 +376,17 @@ _CONTRACTIONS = {
     "wont": "won't",
     "wouldve": "would've",
     "wouldnt": "wouldn't",
+    "wouldnt've": "wouldn't've",
+    "wouldn'tve": "wouldn't've",
     "yall": "y'all",
+    "yall'll": "y'all'll",
+    "y'allll": "y'all'll",
+    "yall'd've": "y'all'd've",
+    "y'alld've": "y'all'd've",
+    "y'all'dve": "y'all'd've",
     "youd": "you'd",
+    "youd've": "you'd've",
+    "you'dve": "you'd've",
     "youll": "you'll",
     "youre": "you're",
     "youve": "you've",
@@ -349,16 +394,19 @@ _CONTRACTIONS = {
 
 
 def normalize_word(s: str) -> str:
-    """LLaVA-Med ``glossary.normalize_word`` (its quirks kept: at most 32 periods removed, every
-    listed punctuation mark deleted once any digit,digit occurs, articles dropped)."""
+    """LLaVA-Med ``glossary.normalize_word`` with its quirks: each listed punctuation mark is
+    deleted if it touches a space in ``s`` (or ``s`` has a digit,digit anywhere), else becomes a
+    space; at most 32 periods not followed by a digit are removed (``re.UNICODE`` passed as
+    ``count``); number words mapped, articles dropped, contractions restored, commas deleted.
+    Unlike MUE it does not grow a global dict (``setdefault``); the output is the same."""
     out = s
-    has_digit_comma = _COMMA_STRIP.search(s) is not None
+    digit_comma = _COMMA_STRIP.search(s) is not None
     for p in _PUNCT:
-        if p + " " in s or " " + p in s or has_digit_comma:
+        if p + " " in s or " " + p in s or digit_comma:
             out = out.replace(p, "")
         else:
             out = out.replace(p, " ")
-    out = _PERIOD_STRIP.sub("", out, 32)  # re.UNICODE (= 32) passed as `count`
+    out = _PERIOD_STRIP.sub("", out, count=32)  # MUE passes re.UNICODE (= 32) as `count`
     words = [_MANUAL_MAP.get(w, w) for w in out.lower().split()]
     words = [_CONTRACTIONS.get(w, w) for w in words if w not in _ARTICLES]
     return " ".join(words).replace(",", "")
@@ -372,37 +420,39 @@ def _unigrams(text: str) -> dict[str, int]:
 
 
 def calculate_exactmatch(cand: str, ref: str) -> float:
-    """LLaVA-Med "exact match": distinct reference words found / candidate word count."""
+    """LLaVA-Med "exact match" (really precision-like): distinct reference words present in the
+    candidate / candidate word count; 0 for an empty candidate."""
     c, r = _unigrams(cand), _unigrams(ref)
     total = sum(c.values())
     return sum(1 for w in r if w in c) / total if total else 0.0
 
 
 def calculate_f1score(cand: str, ref: str) -> tuple[float, float, float]:
-    """LLaVA-Med token F1 → (f1, precision, recall); tp counts candidate occurrences."""
+    """LLaVA-Med token ``(f1, precision, recall)``; ``tp`` adds the candidate count (unclipped);
+    ``(0, 0, 0)`` when either side is empty or nothing overlaps."""
     c, r = _unigrams(cand), _unigrams(ref)
-    if not c or not r:
-        return (0.0, 0.0, 0.0)
-    tp = sum(c[w] for w in c if w in r)
-    fp = sum(c[w] for w in c if w not in r)
-    fn = sum(r[w] for w in r if w not in c)
-    if tp == 0:
+    tp = sum(n for w, n in c.items() if w in r)
+    fp = sum(n for w, n in c.items() if w not in r)
+    fn = sum(n for w, n in r.items() if w not in c)
+    if not c or not r or tp == 0:
         return (0.0, 0.0, 0.0)
     p, rec = tp / (tp + fp), tp / (tp + fn)
     return (2 * p * rec / (p + rec), p, rec)
 
 
+# ------------------------------------------------------------- §3.10 extract_choice_letter
+
+
 def extract_choice_letter(text: str) -> str:
-    """eval_3d first-letter rule: a text *starting with* a–d (optionally + ``.``/``)``/``:``)
-    is that letter; anything else is the whole lower-cased text."""
-    t = str(text).strip().lower()
+    """MUE ``eval_3d`` first-letter rule: a text *starting with* a–d (optionally followed by
+    ``.``, ``)`` or ``:``) is that letter ("Brain" → "b"); otherwise the lower-cased, stripped
+    text."""
+    t = str(text).lower().strip()
     m = re.match(r"^([a-d])[.):]?", t)
     return m.group(1) if m else t
 
 
-# ------------------------------------------------------------------ §3.7 VQA per benchmark
-
-VQABench = Literal["vqa_rad", "slake", "path_vqa"]
+# ----------------------------------------------------------- §3.7 VQA benchmark aggregation
 
 
 def _vqa_preprocess(response: str) -> str:
@@ -415,19 +465,24 @@ def _vqa_preprocess(response: str) -> str:
 
 
 def vqa_sample(bench: VQABench, answer: str, response: str, closed: bool) -> dict[str, Any]:
-    """One VQA sample as MedUniEval's VQA-RAD / SLAKE / PathVQA ``cal_metrics`` (no judge)."""
+    """One sample as MUE's VQA-RAD / SLAKE / PathVQA ``cal_metrics`` scores it without a judge:
+    ``{"correct", "closed", "extracted", **open metrics when open}``.
+
+    ``closed`` is the caller's split: MUE uses ``answer.lower().strip() in {"yes", "no"}`` for
+    VQA-RAD and PathVQA and the dataset's ``answer_type`` for SLAKE.
+    """
     resp = _vqa_preprocess(response)
     if bench in ("vqa_rad", "path_vqa"):
         resp, answer = resp.lower().strip(), answer.lower().strip()
     out: dict[str, Any] = {"closed": closed, "extracted": resp}
     if closed:
-        if bench == "slake" and answer.lower() not in {"yes", "no"}:
-            out["correct"] = bool(resp) and judge_close_end_vqa(answer, resp)
+        if bench == "slake" and answer.lower() not in ("yes", "no"):
+            out["correct"] = bool(resp.strip()) and judge_close_end_vqa(answer, resp)
         else:
             out["correct"] = judge_judgement(answer, resp)
         return out
-    if bench == "slake" and not resp:
-        metrics: dict[str, Any] = {k: 0.0 for k in OPEN_METRICS}
+    if bench == "slake" and not resp.strip():
+        metrics: dict[str, float | bool] = {k: 0.0 for k in OPEN_METRICS}
         metrics["em"] = False
     else:
         metrics = open_end_vqa(answer, resp)
@@ -437,29 +492,29 @@ def vqa_sample(bench: VQABench, answer: str, response: str, closed: bool) -> dic
 
 
 def vqa_aggregate(per_sample: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """MedUniEval's VQA metrics dict from per-sample verdicts (``correct``, ``closed``, open
-    metrics), accuracies divided once, empty subsets 0.0, plus ``open_acc_mue_printed``."""
+    """MUE's VQA metrics dict from per-sample dicts (``correct``, ``closed``, open metrics; a
+    missing metric counts 0). Accuracies are divided once, empty subsets give 0.0, and
+    ``open_acc_mue_printed`` = open right / open total² is what MUE's VQA-RAD prints."""
     closed = [s for s in per_sample if s.get("closed")]
     opened = [s for s in per_sample if not s.get("closed")]
-
-    def acc(right: int, total: int) -> float:
-        return right / total if total else 0.0
-
     c_right = sum(bool(s.get("correct")) for s in closed)
     o_right = sum(bool(s.get("correct")) for s in opened)
-    open_block: dict[str, Any] = {"total": len(opened), "right": o_right}
+    n_open = len(opened)
+
+    def ratio(num: float, den: int) -> float:
+        return num / den if den else 0.0
+
+    open_block: dict[str, Any] = {"total": n_open, "right": o_right}
     for key in OPEN_METRICS:
-        values = [float(s.get(key, 0.0) or 0.0) for s in opened]
-        open_block[key] = sum(values) / len(opened) if opened else 0.0
-    open_block["acc"] = acc(o_right, len(opened))
-    total = len(per_sample)
+        open_block[key] = ratio(sum(float(s.get(key) or 0.0) for s in opened), n_open)
+    open_block["acc"] = ratio(o_right, n_open)
     return {
         "total metrics": {
-            "total": total,
+            "total": len(per_sample),
             "right": c_right + o_right,
-            "acc": acc(c_right + o_right, total),
+            "acc": ratio(c_right + o_right, len(per_sample)),
         },
         "open": open_block,
-        "close": {"total": len(closed), "right": c_right, "acc": acc(c_right, len(closed))},
-        "open_acc_mue_printed": o_right / len(opened) ** 2 if opened else 0.0,
+        "close": {"total": len(closed), "right": c_right, "acc": ratio(c_right, len(closed))},
+        "open_acc_mue_printed": ratio(o_right, n_open * n_open),
     }
