@@ -268,7 +268,8 @@ _MANUAL_MAP = {
     "ten": "10",
 }
 _ARTICLES = ("a", "an", "the")
-# The VQA evaluation contraction table, verbatim (capitalised keys never match: input is lowered).
+# The VQA evaluation contraction table (VQA API, via LLaVA-Med glossary.py, as MedUniEval uses it),
+# verbatim as protocol data: capitalised keys never match because input is lower-cased.
 _CONTRACTIONS = {
     "aint": "ain't",
     "arent": "aren't",
