@@ -644,14 +644,7 @@ class HFBackend:
         for attr in ("model", "processor", "tokenizer"):
             if hasattr(self.adapter, attr):
                 setattr(self.adapter, attr, None)
-        gc.collect()
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:
-            pass
+        self._free_memory()
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         groups: dict[Any, list[_Item]] = {}

@@ -249,3 +249,25 @@ def gold_letter(choices: dict[str, str], value: Any) -> str:
 def yes_no_closed(answer: str) -> Literal["closed", "open"]:
     """MedUniEval's VQA-RAD/PathVQA rule: closed iff the gold answer is yes or no."""
     return "closed" if answer.strip().lower() in {"yes", "no"} else "open"
+
+
+def yes_no_vqa_sample(
+    row: dict[str, Any],
+    ctx: RowContext,
+    id_key: str,
+    image_keys: tuple[str, str],
+    meta_keys: tuple[str, ...],
+) -> Sample:
+    """A VQA sample whose closed/open split follows the gold yes/no rule. ``image_keys`` is the
+    HF column and the column of file-based exports, tried in that order."""
+    answer = str(pick(row, "answer"))
+    image = ctx.image(row, image_keys[0] if image_keys[0] in row else image_keys[1])
+    return Sample(
+        id=str(row.get(id_key, ctx.index)),
+        benchmark=ctx.bench.name,
+        question=str(pick(row, "question")),
+        answer=answer,
+        answer_type=yes_no_closed(answer),
+        media=[image],
+        meta={k: row[k] for k in meta_keys if row.get(k) not in (None, "")},
+    )

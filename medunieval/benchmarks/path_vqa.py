@@ -7,22 +7,11 @@ from typing import Any
 
 from ..data.sources import HubSource
 from ..types import Sample
-from .base import Benchmark, RowContext, pick, yes_no_closed
+from .base import Benchmark, RowContext, yes_no_vqa_sample
 
 
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
-    answer = str(pick(row, "answer"))
-    image = ctx.image(row, "image" if "image" in row else "image_path")
-    meta = {"question_type": row["question_type"]} if row.get("question_type") else {}
-    return Sample(
-        id=str(row.get("id", ctx.index)),
-        benchmark="path_vqa",
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type=yes_no_closed(answer),
-        media=[image],
-        meta=meta,
-    )
+    return yes_no_vqa_sample(row, ctx, "id", ("image", "image_path"), ("question_type",))
 
 
 BENCHMARK = Benchmark(

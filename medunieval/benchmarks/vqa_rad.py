@@ -8,21 +8,12 @@ from typing import Any
 
 from ..data.sources import HubSource
 from ..types import Sample
-from .base import Benchmark, RowContext, pick, yes_no_closed
+from .base import Benchmark, RowContext, yes_no_vqa_sample
 
 
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
-    answer = str(pick(row, "answer"))
-    image = ctx.image(row, "image" if "image" in row else "image_name")
-    meta = {k: row[k] for k in ("image_organ", "question_type") if row.get(k) is not None}
-    return Sample(
-        id=str(row.get("qid", ctx.index)),
-        benchmark="vqa_rad",
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type=yes_no_closed(answer),
-        media=[image],
-        meta=meta,
+    return yes_no_vqa_sample(
+        row, ctx, "qid", ("image", "image_name"), ("image_organ", "question_type")
     )
 
 

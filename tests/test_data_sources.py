@@ -1,0 +1,69 @@
+"""Data sources: HF-schema parquet with embedded images (lazy Arrow cells), plugins."""
+
+from __future__ import annotations
+
+import io
+from importlib.metadata import EntryPoint
+
+import pytest
+from PIL import Image
+
+from medunieval.benchmarks import BENCHMARKS
+from medunieval.benchmarks.base import Benchmark, RowContext, pick
+from medunieval.data.sources import HubSource
+from medunieval.registry import Registry
+from medunieval.types import Sample
+
+
+def _png(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (value, value, value)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_hf_schema_parquet_keeps_images_on_disk_until_needed(tmp_path):
+    import datasets
+
+    rows = {"image": [{"bytes": _png(i * 40), "path": f"img{i}.png"} for i in range(5)],
+            "question": [f"is there a lesion {i}?" for i in range(5)],
+            "answer": ["yes", "no", "liver", "yes", "ct"]}
+    features = datasets.Features({"image": datasets.Image(), "question": datasets.Value("string"),
+                                  "answer": datasets.Value("string")})
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(tmp_path / "test.parquet")
+
+    spec = BENCHMARKS.get("vqa_rad")
+    raw = spec.load_raw(tmp_path)
+    assert all(repr(r["image"]) == "<lazy>" for r in raw.rows)  # no bytes held per row
+    samples = spec.samples(raw)
+    assert [s.answer_type for s in samples] == ["closed", "closed", "open", "closed", "open"]
+    assert [s.id for s in samples] == ["0", "1", "2", "3", "4"]
+    img = samples[2].media[0].open_image()
+    assert img.size == (8, 8) and img.getpixel((0, 0)) == (80, 80, 80)
+
+
+def test_third_party_benchmark_via_entry_point(monkeypatch):
+    def to_sample(row, ctx: RowContext) -> Sample:
+        return Sample(id="1", benchmark="plug", question=pick(row, "q"), answer="A",
+                      answer_type="mcq", choices={"A": "x", "B": "y"})
+
+    plugin = Benchmark(name="plug", title="Plug", task="mcq", to_sample=to_sample,
+                       hub=HubSource("org/plug", split="test"), local_files=("t.jsonl",))
+    import sys
+    import types
+
+    module = types.ModuleType("fake_plugin")
+    module.BENCHMARK = plugin
+    monkeypatch.setitem(sys.modules, "fake_plugin", module)
+    ep = EntryPoint(name="plug", value="fake_plugin:BENCHMARK", group="medunieval.benchmarks")
+    monkeypatch.setattr("medunieval.registry.entry_points",
+                        lambda group: [ep] if group == "medunieval.benchmarks" else [])
+    reg: Registry[Benchmark] = Registry("benchmark", "medunieval.benchmarks")
+    assert reg.names() == ["plug"]
+    assert reg.get("plug") is plugin
+
+
+def test_unknown_name_suggests_close_matches():
+    from medunieval.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Did you mean pubmedqa"):
+        BENCHMARKS.get("pubmed_qa")
