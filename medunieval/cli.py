@@ -169,6 +169,9 @@ def run(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not read or write the response store."
     ),
+    trust_remote_code: bool = typer.Option(
+        False, help="hf: allow the model repository's own Python code (as the preset's key)."
+    ),
     profile: str = typer.Option(
         "both", help="Profiles to show: both | strict | compat (records always hold both)."
     ),
@@ -200,6 +203,7 @@ def run(
             run_id=run_id,
             cache=cache,
             use_cache=not no_cache,
+            trust_remote_code=trust_remote_code,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),

@@ -20,6 +20,7 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark
+from .data.sources import RawRows
 from .errors import ConfigError, SampleError
 from .manifest import environment, git_info
 from .presets import ModelPreset, resolve_model
@@ -65,6 +66,7 @@ class RunConfig:
     run_id: str | None = None
     cache: Path | None = None
     use_cache: bool = True
+    trust_remote_code: bool = False
     flush_every: int = 64
 
 
@@ -170,6 +172,26 @@ def _check_image(data: bytes, source: str) -> None:
         raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
 
 
+MAX_RESPONSE_CHARS = 200_000  # ~50k tokens; beyond this a response is an error outcome
+
+
+def _check_size(response: Response | None) -> Response | None:
+    """A response longer than ``MAX_RESPONSE_CHARS`` becomes an ``oversized_output`` error (its
+    head is kept for inspection) instead of being scored or bloating the records."""
+    if response is None or response.text is None or len(response.text) <= MAX_RESPONSE_CHARS:
+        return response
+    return Response(
+        text=None,
+        error=f"oversized_output: {len(response.text)} characters (limit {MAX_RESPONSE_CHARS}); "
+        f"starts with {response.text[:200]!r}",
+        finish_reason=response.finish_reason,
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        latency_s=response.latency_s,
+        cached=response.cached,
+    )
+
+
 def _record(
     sample: Sample,
     request: Request | None,
@@ -184,7 +206,7 @@ def _record(
         answer_type=sample.answer_type,
         request_key=key,
         prompt=request.prompt_text() if request else None,
-        response=response,
+        response=_check_size(response),
         choices=sample.choices,
         media=[{"source": p.ref.source, "sha256": p.digest} for p in request.images()]
         if request
@@ -212,6 +234,8 @@ class Engine:
         self.preset = resolve_model(cfg.model, cfg.backend)
         if cfg.backend is None and cfg.predictions is not None:
             self.preset.backend = "replay"
+        if cfg.trust_remote_code:
+            self.preset.trust_remote_code = True
         BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
         self.run_dir = RunDir(cfg.output / run_id_for(cfg, self.preset))
         self.progress = progress or (lambda *_: None)
@@ -245,7 +269,12 @@ class Engine:
         started = time.time()
         try:
             manifest = rd.read_manifest() or self._new_manifest()
-            results = [self._run_bench(b, manifest) for b in self.benches]
+            # Every data source is resolved before any generation: a wrong path for the last
+            # benchmark must not surface after hours spent on the first.
+            raws = [b.load_raw(data_path(self.cfg, b)) for b in self.benches]
+            results = [
+                self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
+            ]
             manifest["invocations"].append(
                 {
                     "started": started,
@@ -296,9 +325,8 @@ class Engine:
             "invocations": [],
         }
 
-    def _run_bench(self, bench: Benchmark, manifest: dict[str, Any]) -> BenchResult:
+    def _run_bench(self, bench: Benchmark, raw: RawRows, manifest: dict[str, Any]) -> BenchResult:
         cfg, rd = self.cfg, self.run_dir
-        raw = bench.load_raw(data_path(cfg, bench))
         samples = bench.samples(raw)
         if cfg.limit is not None:
             samples = samples[: cfg.limit]

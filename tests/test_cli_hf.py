@@ -22,9 +22,26 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
 
 
 def run(model: Path, bench: str, data: Path, out: Path, run_id: str, *extra: str):
-    args = ["run", "--model", str(model), "--bench", bench, "--data-dir", str(data),
-            "--output", str(out / "runs"), "--run-id", run_id, "--cache",
-            str(out / "cache.sqlite"), "--device", "cpu", "--max-new-tokens", "6", *extra]
+    args = [
+        "run",
+        "--model",
+        str(model),
+        "--bench",
+        bench,
+        "--data-dir",
+        str(data),
+        "--output",
+        str(out / "runs"),
+        "--run-id",
+        run_id,
+        "--cache",
+        str(out / "cache.sqlite"),
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "6",
+        *extra,
+    ]
     res = runner.invoke(app, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     return res
@@ -41,22 +58,50 @@ def texts(recs: list[dict]) -> dict[str, str]:
 
 
 def test_vlm_batched_run_then_resume_and_cache_reuse(tmp_path, data_root, tiny):
-    run(tiny["vl"], "vqa_rad", data_root / "vqa_rad", tmp_path, "a", "--limit", "12",
-        "--batch-size", "4")
+    run(
+        tiny["vl"],
+        "vqa_rad",
+        data_root / "vqa_rad",
+        tmp_path,
+        "a",
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+    )
     summary, recs = load(tmp_path, "a", "vqa_rad")
     assert summary["n"] == 12 and summary["errors"] == 0
     assert summary["generation"] == {"generated": 12, "cached": 0, "skipped": 0}
-    assert all(r["response"]["text"] is not None and r["response"]["prompt_tokens"] > 0
-               for r in recs)
+    assert all(
+        r["response"]["text"] is not None and r["response"]["prompt_tokens"] > 0 for r in recs
+    )
     assert all(len(r["media"]) == 1 and len(r["media"][0]["sha256"]) == 64 for r in recs)
     assert {"strict", "compat"} <= set(recs[0]["scores"])
 
-    run(tiny["vl"], "vqa_rad", data_root / "vqa_rad", tmp_path, "a", "--limit", "12",
-        "--batch-size", "4")  # same command: resumes, nothing to do
+    run(
+        tiny["vl"],
+        "vqa_rad",
+        data_root / "vqa_rad",
+        tmp_path,
+        "a",
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+    )  # same command: resumes, nothing to do
     assert load(tmp_path, "a", "vqa_rad")[0]["generation"]["skipped"] == 12
 
-    run(tiny["vl"], "vqa_rad", data_root / "vqa_rad", tmp_path, "b", "--limit", "12",
-        "--batch-size", "2")  # another run, same model and prompts: all from the store
+    run(
+        tiny["vl"],
+        "vqa_rad",
+        data_root / "vqa_rad",
+        tmp_path,
+        "b",
+        "--limit",
+        "12",
+        "--batch-size",
+        "2",
+    )  # another run, same model and prompts: all from the store
     summary_b, recs_b = load(tmp_path, "b", "vqa_rad")
     assert summary_b["generation"]["cached"] == 12 and summary_b["generation"]["generated"] == 0
     assert texts(recs_b) == texts(recs)
@@ -64,10 +109,30 @@ def test_vlm_batched_run_then_resume_and_cache_reuse(tmp_path, data_root, tiny):
 
 
 def test_text_lm_batched_equals_unbatched(tmp_path, data_root, tiny):
-    run(tiny["lm"], "medqa", data_root / "medqa", tmp_path, "b1", "--limit", "10",
-        "--batch-size", "1", "--no-cache")
-    run(tiny["lm"], "medqa", data_root / "medqa", tmp_path, "b5", "--limit", "10",
-        "--batch-size", "5", "--no-cache")
+    run(
+        tiny["lm"],
+        "medqa",
+        data_root / "medqa",
+        tmp_path,
+        "b1",
+        "--limit",
+        "10",
+        "--batch-size",
+        "1",
+        "--no-cache",
+    )
+    run(
+        tiny["lm"],
+        "medqa",
+        data_root / "medqa",
+        tmp_path,
+        "b5",
+        "--limit",
+        "10",
+        "--batch-size",
+        "5",
+        "--no-cache",
+    )
     one, recs1 = load(tmp_path, "b1", "medqa")
     five, recs5 = load(tmp_path, "b5", "medqa")
     assert texts(recs1) == texts(recs5)

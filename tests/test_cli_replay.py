@@ -314,3 +314,49 @@ def test_manifest_records_what_the_run_depends_on(tmp_path, data_root):
     assert m["backend"]["fingerprint"].startswith("replay:")
     assert m["seed"] == 0 and m["profiles"] == ["strict", "compat"]
     assert len(records(tmp_path, "medqa")) == 10
+
+
+def test_empty_output_is_scored_and_huge_output_is_an_error(tmp_path, data_root):
+    from medunieval.engine import MAX_RESPONSE_CHARS
+
+    samples = load_samples("medmcqa", data_root)[:4]
+    rows = [
+        ("medmcqa", samples[0].id, ""),
+        ("medmcqa", samples[1].id, "B" * (MAX_RESPONSE_CHARS + 1)),
+        ("medmcqa", samples[2].id, samples[2].answer),
+        ("medmcqa", samples[3].id, "  "),
+    ]
+    preds = write_predictions(tmp_path / "p.jsonl", rows)
+    assert run_replay(tmp_path, data_root, ["medmcqa"], preds, "--limit", "4").exit_code == 0
+    s = summary(tmp_path, "medmcqa")
+    assert s["errors"] == 1 and s["error_kinds"] == {"oversized_output": 1}
+    strict = s["profiles"]["strict"]
+    assert strict["correct"] == 1 and strict["unparsed"] == 2 and strict["parse_rate"] == 1 / 3
+    recs = {r["sample_id"]: r for r in records(tmp_path, "medmcqa")}
+    assert len(recs[samples[1].id]["response"]["error"]) < 1000  # the huge text is not stored
+
+
+def test_bad_data_for_a_later_benchmark_fails_before_any_generation(tmp_path, data_root):
+    rows = [("medqa", s.id, "A") for s in load_samples("medqa", data_root)]
+    preds = write_predictions(tmp_path / "p.jsonl", rows)
+    res = invoke(
+        "run",
+        "--model",
+        "m",
+        "--backend",
+        "replay",
+        "--predictions",
+        preds,
+        "--bench",
+        "medqa,pubmedqa",
+        "--data",
+        f"medqa={data_root / 'medqa'}",
+        "--data",
+        f"pubmedqa={tmp_path / 'missing'}",
+        "--output",
+        tmp_path / "runs",
+        "--run-id",
+        "r1",
+    )
+    assert res.exit_code == 2 and "pubmedqa" in res.output and "does not exist" in res.output
+    assert not (tmp_path / "runs" / "r1" / "medqa" / "records.jsonl").exists()

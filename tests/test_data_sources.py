@@ -24,11 +24,18 @@ def _png(value: int) -> bytes:
 def test_hf_schema_parquet_keeps_images_on_disk_until_needed(tmp_path):
     import datasets
 
-    rows = {"image": [{"bytes": _png(i * 40), "path": f"img{i}.png"} for i in range(5)],
-            "question": [f"is there a lesion {i}?" for i in range(5)],
-            "answer": ["yes", "no", "liver", "yes", "ct"]}
-    features = datasets.Features({"image": datasets.Image(), "question": datasets.Value("string"),
-                                  "answer": datasets.Value("string")})
+    rows = {
+        "image": [{"bytes": _png(i * 40), "path": f"img{i}.png"} for i in range(5)],
+        "question": [f"is there a lesion {i}?" for i in range(5)],
+        "answer": ["yes", "no", "liver", "yes", "ct"],
+    }
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "question": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+        }
+    )
     datasets.Dataset.from_dict(rows, features=features).to_parquet(tmp_path / "test.parquet")
 
     spec = BENCHMARKS.get("vqa_rad")
@@ -43,11 +50,23 @@ def test_hf_schema_parquet_keeps_images_on_disk_until_needed(tmp_path):
 
 def test_third_party_benchmark_via_entry_point(monkeypatch):
     def to_sample(row, ctx: RowContext) -> Sample:
-        return Sample(id="1", benchmark="plug", question=pick(row, "q"), answer="A",
-                      answer_type="mcq", choices={"A": "x", "B": "y"})
+        return Sample(
+            id="1",
+            benchmark="plug",
+            question=pick(row, "q"),
+            answer="A",
+            answer_type="mcq",
+            choices={"A": "x", "B": "y"},
+        )
 
-    plugin = Benchmark(name="plug", title="Plug", task="mcq", to_sample=to_sample,
-                       hub=HubSource("org/plug", split="test"), local_files=("t.jsonl",))
+    plugin = Benchmark(
+        name="plug",
+        title="Plug",
+        task="mcq",
+        to_sample=to_sample,
+        hub=HubSource("org/plug", split="test"),
+        local_files=("t.jsonl",),
+    )
     import sys
     import types
 
@@ -55,8 +74,10 @@ def test_third_party_benchmark_via_entry_point(monkeypatch):
     module.BENCHMARK = plugin
     monkeypatch.setitem(sys.modules, "fake_plugin", module)
     ep = EntryPoint(name="plug", value="fake_plugin:BENCHMARK", group="medunieval.benchmarks")
-    monkeypatch.setattr("medunieval.registry.entry_points",
-                        lambda group: [ep] if group == "medunieval.benchmarks" else [])
+    monkeypatch.setattr(
+        "medunieval.registry.entry_points",
+        lambda group: [ep] if group == "medunieval.benchmarks" else [],
+    )
     reg: Registry[Benchmark] = Registry("benchmark", "medunieval.benchmarks")
     assert reg.names() == ["plug"]
     assert reg.get("plug") is plugin

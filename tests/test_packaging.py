@@ -24,14 +24,31 @@ def test_core_imports_without_torch_or_transformers():
 
 
 def test_wheel_ships_presets_demo_data_and_benchmarks(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
     wheel = next(tmp_path.glob("medunieval-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ["medunieval/configs/models/Hulu-Med-7B.yaml",
-                   "medunieval/demo_data/vqa_rad_testset.json",
-                   "medunieval/demo_data/medqa_test.jsonl",
-                   "medunieval/benchmarks/vqa_rad.py", "medunieval/scoring/compat.py"]:
+    for needed in [
+        "medunieval/configs/models/Hulu-Med-7B.yaml",
+        "medunieval/demo_data/vqa_rad_testset.json",
+        "medunieval/demo_data/medqa_test.jsonl",
+        "medunieval/benchmarks/vqa_rad.py",
+        "medunieval/scoring/compat.py",
+    ]:
         assert needed in names, needed
     assert not any(n.startswith(("benchmarks/", "configs/", "tests/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
