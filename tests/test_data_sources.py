@@ -88,3 +88,48 @@ def test_unknown_name_suggests_close_matches():
 
     with pytest.raises(ConfigError, match="Did you mean pubmedqa"):
         BENCHMARKS.get("pubmed_qa")
+
+
+def test_pubmedqa_accepts_the_three_published_layouts(tmp_path):
+    import json
+
+    spec = BENCHMARKS.get("pubmedqa")
+    qiaojin = [
+        {
+            "pubid": 1,
+            "question": "Q1?",
+            "context": {"contexts": ["a", "b"]},
+            "final_decision": "maybe",
+        }
+    ]
+    hf = [
+        {
+            "id": "x",
+            "data": {
+                "Question": "Q2?",
+                "Context": ["c"],
+                "Correct Option": "B",
+                "Options": {"A": "yes", "B": "no", "C": "maybe"},
+            },
+        }
+    ]
+    (tmp_path / "q.jsonl").write_text("\n".join(json.dumps(r) for r in qiaojin + hf))
+    a, b = spec.samples(spec.load_raw(tmp_path / "q.jsonl"))
+    assert (a.id, a.answer, a.meta["context"]) == ("1", "C", "a\nb")
+    assert (b.id, b.answer, b.meta["context"]) == ("x", "B", "c")
+    assert spec.prompt(a).startswith("Context: a\nb\n\nQuestion: Q1?\nOptions: \nA.yes")
+
+
+def test_archive_members_escaping_the_folder_are_refused(tmp_path):
+    import zipfile
+
+    from medunieval.data.sources import _safe_extract
+    from medunieval.errors import ConfigError
+
+    bad = tmp_path / "imgs.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("imgs/ok.jpg", b"x")
+        zf.writestr("../evil.txt", b"x")
+    with pytest.raises(ConfigError, match="escaping"):
+        _safe_extract(bad, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()

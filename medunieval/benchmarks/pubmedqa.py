@@ -1,9 +1,11 @@
 """PubMedQA PQA-L (paper Table 2), 500 test questions, yes/no/maybe as options A/B/C.
 
-Sources: HF openlifescienceai/pubmedqa (``data.Question/Context/Options/Correct Option``) and
-the official release (``ori_pqal.json`` keyed by PMID, restricted to the PMIDs and labels of
-``test_ground_truth.json`` when that file sits beside it). Prompt: ``Context: `` + contexts
-joined by newlines, a newline, then the MC prompt with ``A.yes`` style choices (MedUniEval)."""
+Sources: HF openlifescienceai/pubmedqa (``data.Question/Context/Options/Correct Option``), the
+HF qiaojin/PubMedQA ``pqa_labeled`` layout (``pubid, question, context.contexts,
+final_decision``), and the official release (``ori_pqal.json`` keyed by PMID, restricted to
+the PMIDs and labels of ``test_ground_truth.json`` when that file sits beside it).
+Prompt: ``Context: `` + contexts joined by newlines, a newline, then the MC prompt with
+``A.yes`` style choices (MedUniEval)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,9 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         label = gt[rid] if gt is not None else pick(row, "final_decision")
         choices = dict(LABELS)
         answer = gold_letter(choices, label)
-        contexts, question = pick(row, "CONTEXTS", "contexts"), pick(row, "QUESTION", "question")
+        question = pick(row, "QUESTION", "question")
+        nested = row.get("context")  # qiaojin/PubMedQA pqa_labeled: context.contexts
+        contexts = nested["contexts"] if isinstance(nested, dict) else pick(row, "CONTEXTS")
     if isinstance(contexts, str):
         contexts = [contexts]
     return Sample(
