@@ -133,3 +133,35 @@ def test_archive_members_escaping_the_folder_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="escaping"):
         _safe_extract(bad, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_glob_local_files_are_read_as_one_split(tmp_path):
+    import json
+
+    from medunieval.data.sources import HubSource as Hub
+
+    def to_sample(row, ctx: RowContext) -> Sample:
+        return Sample(
+            id=f"{row['_file']}:{row['q']}",
+            benchmark="multi",
+            question=row["q"],
+            answer="A",
+            answer_type="mcq",
+            choices={"A": "x", "B": "y"},
+        )
+
+    spec = Benchmark(
+        name="multi",
+        title="M",
+        task="mcq",
+        to_sample=to_sample,
+        hub=Hub("org/m", split="test"),
+        local_files=("qa/*.json",),
+        prompt_builder=lambda b, s, r: f"custom {s.question}",
+    )
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "qa" / "b.json").write_text(json.dumps([{"q": "2"}]))
+    (tmp_path / "qa" / "a.json").write_text(json.dumps([{"q": "1"}, {"q": "1b"}]))
+    samples = spec.samples(spec.load_raw(tmp_path))
+    assert [s.id for s in samples] == ["qa/a.json:1", "qa/a.json:1b", "qa/b.json:2"]
+    assert spec.prompt(samples[0]) == "custom 1"

@@ -21,6 +21,7 @@ from ..data.sources import (
     is_lazy,
     load_hub,
     read_local,
+    read_many,
     snapshot_hub,
 )
 from ..errors import ConfigError, SampleError
@@ -110,6 +111,7 @@ class Benchmark:
     lang: prompts.Lang = "en"
     compat_vqa: str | None = None
     prompt_prefix: Callable[[Sample], str] | None = None
+    prompt_builder: Callable[[Benchmark, Sample, bool], str] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
 
     # ------------------------------------------------------------------ prompts
@@ -118,8 +120,11 @@ class Benchmark:
         return prompts.format_choices(choices, self.choice_format)
 
     def prompt(self, sample: Sample, reasoning: bool = False) -> str:
-        """The exact MedUniEval prompt text for ``sample``."""
-        if self.task == "mcq":
+        """The exact MedUniEval prompt text for ``sample`` (``prompt_builder`` replaces the
+        standard builders for benchmarks whose published prompt has another layout)."""
+        if self.prompt_builder is not None:
+            text = self.prompt_builder(self, sample, reasoning)
+        elif self.task == "mcq":
             text = prompts.multiple_choice(
                 sample.question, self.formatted_choices(sample.choices or {}), self.lang, reasoning
             )
@@ -131,14 +136,20 @@ class Benchmark:
         return text
 
     # --------------------------------------------------------------------- data
-    def resolve_local(self, path: Path) -> Path:
-        """The data file to read for ``path`` (a file, or a directory holding a known file)."""
+    def resolve_local(self, path: Path) -> list[Path]:
+        """The data file(s) to read for ``path``: the file itself, or in a directory the first
+        ``local_files`` entry that exists. An entry may be a glob (``QA/*.json``): all matches
+        are read, in name order, as one split."""
         if path.is_file():
-            return path
+            return [path]
         if path.is_dir():
             for name in self.local_files:
-                if (path / name).is_file():
-                    return path / name
+                if any(ch in name for ch in "*?["):
+                    matches = sorted(p for p in path.glob(name) if p.is_file())
+                    if matches:
+                        return matches
+                elif (path / name).is_file():
+                    return [path / name]
             raise ConfigError(
                 f"{self.name}: none of {list(self.local_files)} found in {path}; pass the data "
                 f"file itself with --data {self.name}=FILE"
@@ -148,10 +159,13 @@ class Benchmark:
     def load_raw(self, path: Path | None) -> RawRows:
         """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
         if path is not None:
-            file = self.resolve_local(path)
-            if file.suffix.lower() not in LOCAL_SUFFIXES:
-                raise ConfigError(f"{self.name}: unsupported data file {file}")
-            return read_local(file, self.lazy_columns)
+            files = self.resolve_local(path)
+            for file in files:
+                if file.suffix.lower() not in LOCAL_SUFFIXES:
+                    raise ConfigError(f"{self.name}: unsupported data file {file}")
+            if len(files) == 1:
+                return read_local(files[0], self.lazy_columns)
+            return read_many(files, path)
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "

@@ -119,6 +119,22 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
     return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
 
 
+def read_many(files: list[Path], root: Path) -> RawRows:
+    """Several text data files (json/jsonl/csv) read as one split, in the given order. Each row
+    gets ``_file`` (its path relative to ``root``); media paths resolve against ``root``."""
+    rows: list[dict[str, Any]] = []
+    prints: list[str] = []
+    for file in files:
+        if file.suffix.lower() == ".parquet":
+            raise ConfigError(f"{file}: parquet files cannot be combined; pass one file")
+        part = read_local(file)
+        rel = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
+        rows.extend({**r, "_file": rel} for r in part.rows)
+        prints.append(f"{rel}:{part.fingerprint}")
+    fp = hashlib.sha256("\n".join(prints).encode()).hexdigest()
+    return RawRows(rows=rows, origin=f"{root} ({len(files)} files)", fingerprint=fp, root=root)
+
+
 def _read_arrow(
     builder: str,
     kwargs: dict[str, Any],
