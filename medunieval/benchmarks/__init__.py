@@ -16,6 +16,10 @@ for _name, _target in {
     "medqa_op5": "medqa:BENCHMARK_OP5",
     "medmcqa": "medmcqa:BENCHMARK",
     "pubmedqa": "pubmedqa:BENCHMARK",
+    "mmlu_pro_med": "mmlu_pro:BENCHMARK",
+    "mmlu_med": "mmlu_med:BENCHMARK",
+    "medbullets_op4": "medbullets:BENCHMARK_OP4",
+    "medbullets_op5": "medbullets:BENCHMARK_OP5",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

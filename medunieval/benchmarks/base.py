@@ -91,9 +91,11 @@ class Benchmark:
     ``task``: ``mcq`` (lettered options) or ``vqa`` (closed + open short answers).
     ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
     ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
-    format, which its compat scorer also compares against). ``compat_vqa``: which MedUniEval
-    VQA scorer variant applies (vqa_rad | slake | path_vqa). ``group_by``: sample ``meta`` keys
-    reported as sub-scores (``answer_type`` is the sample's own closed/open/mcq).
+    format, which its compat scorer also compares against, unless ``compat_choice_keys``).
+    ``prompt_builder``: replaces the standard prompt builders (another published layout).
+    ``compat_vqa``: which MedUniEval VQA scorer variant applies (vqa_rad | slake | path_vqa).
+    ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
+    sample's own closed/open/mcq).
     """
 
     name: str
@@ -112,12 +114,18 @@ class Benchmark:
     compat_vqa: str | None = None
     prompt_prefix: Callable[[Sample], str] | None = None
     prompt_builder: Callable[[Benchmark, Sample, bool], str] | None = None
+    compat_choice_keys: bool = False
     row_filter: Callable[[dict[str, Any]], bool] | None = None
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
         """Options as written in the prompt (and compared against by the compat scorer)."""
         return prompts.format_choices(choices, self.choice_format)
+
+    def compat_choices(self, choices: dict[str, str]) -> list[str]:
+        """What MedUniEval's ``judge_multi_choice`` compares against: the formatted options, or
+        the bare letter keys where it was handed a dict (``compat_choice_keys``, MMLU-Pro)."""
+        return list(choices) if self.compat_choice_keys else self.formatted_choices(choices)
 
     def prompt(self, sample: Sample, reasoning: bool = False) -> str:
         """The exact MedUniEval prompt text for ``sample`` (``prompt_builder`` replaces the

@@ -19,7 +19,7 @@ def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
     """MedUniEval's scorer for this benchmark (PRIOR_ART §3), on a non-failed record."""
     text = rec.response.text if rec.response and rec.response.text is not None else ""
     if bench.task == "mcq":
-        choices = bench.formatted_choices(rec.choices or {})
+        choices = bench.compat_choices(rec.choices or {})
         mc = compat.multi_choice(choices, rec.answer, compat.extract_tag(text, "answer"))
         return {
             "correct": mc.correct,
