@@ -20,6 +20,9 @@ for _name, _target in {
     "mmlu_med": "mmlu_med:BENCHMARK",
     "medbullets_op4": "medbullets:BENCHMARK_OP4",
     "medbullets_op5": "medbullets:BENCHMARK_OP5",
+    "medxpertqa_text": "medxpertqa:BENCHMARK",
+    "supergpqa_med": "supergpqa:BENCHMARK",
+    "omnimedvqa": "omnimedvqa:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 
