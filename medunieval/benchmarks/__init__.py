@@ -23,6 +23,11 @@ for _name, _target in {
     "medxpertqa_text": "medxpertqa:BENCHMARK",
     "supergpqa_med": "supergpqa:BENCHMARK",
     "omnimedvqa": "omnimedvqa:BENCHMARK",
+    "cmb": "cmb:BENCHMARK",
+    "cmexam": "cmexam:BENCHMARK",
+    "medqa_mcmle": "medqa_mcmle:BENCHMARK",
+    "cmmlu_med": "cmmlu_med:BENCHMARK",
+    "mmedbench": "mmedbench:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 
