@@ -28,6 +28,7 @@ for _name, _target in {
     "medqa_mcmle": "medqa_mcmle:BENCHMARK",
     "cmmlu_med": "cmmlu_med:BENCHMARK",
     "mmedbench": "mmedbench:BENCHMARK",
+    "mmmu_med": "mmmu:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

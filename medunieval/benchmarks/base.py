@@ -94,6 +94,7 @@ class Benchmark:
     format, which its compat scorer also compares against, unless ``compat_choice_keys``).
     ``prompt_builder``: replaces the standard prompt builders (another published layout).
     ``compat_vqa``: which MedUniEval VQA scorer variant applies (vqa_rad | slake | path_vqa).
+    ``compat_scorer``: a benchmark-specific compat scorer replacing both (``mmmu``).
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
     sample's own closed/open/mcq).
     """
@@ -112,6 +113,7 @@ class Benchmark:
     max_new_tokens: int = 512
     lang: prompts.Lang = "en"
     compat_vqa: str | None = None
+    compat_scorer: str | None = None
     prompt_prefix: Callable[[Sample], str] | None = None
     prompt_builder: Callable[[Benchmark, Sample, bool], str] | None = None
     compat_choice_keys: bool = False

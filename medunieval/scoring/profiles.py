@@ -18,6 +18,10 @@ def _failed_verdict(rec: Record) -> dict[str, Any]:
 def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
     """MedUniEval's scorer for this benchmark (PRIOR_ART §3), on a non-failed record."""
     text = rec.response.text if rec.response and rec.response.text is not None else ""
+    if bench.compat_scorer == "mmmu":  # the official MMMU scorer, as MedUniEval calls it
+        from . import mmmu
+
+        return mmmu.score(rec.answer, text, rec.answer_type, rec.choices, rec.sample_id)
     if bench.task == "mcq":
         choices = bench.compat_choices(rec.choices or {})
         mc = compat.multi_choice(choices, rec.answer, compat.extract_tag(text, "answer"))
