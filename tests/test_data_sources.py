@@ -165,3 +165,32 @@ def test_glob_local_files_are_read_as_one_split(tmp_path):
     samples = spec.samples(spec.load_raw(tmp_path))
     assert [s.id for s in samples] == ["qa/a.json:1", "qa/a.json:1b", "qa/b.json:2"]
     assert spec.prompt(samples[0]) == "custom 1"
+
+
+def test_several_parquet_files_are_read_as_one_split_with_lazy_images(tmp_path):
+    import datasets
+
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "question": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+        }
+    )
+    for i, sub in enumerate(["a", "b"]):
+        (tmp_path / sub).mkdir()
+        rows = {
+            "image": [{"bytes": _png(10 * i), "path": "x.png"}],
+            "question": [f"q{sub}"],
+            "answer": ["yes"],
+        }
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(
+            tmp_path / sub / "validation-00000-of-00001.parquet"
+        )
+    from medunieval.data.sources import read_many
+
+    files = sorted(tmp_path.glob("*/validation-*.parquet"))
+    raw = read_many(files, tmp_path, ("image",))
+    assert [r["question"] for r in raw.rows] == ["qa", "qb"]
+    assert repr(raw.rows[1]["image"]) == "<lazy>"
+    assert raw.lazy(1, "image")["bytes"] == _png(10)

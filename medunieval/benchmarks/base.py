@@ -175,7 +175,7 @@ class Benchmark:
                     raise ConfigError(f"{self.name}: unsupported data file {file}")
             if len(files) == 1:
                 return read_local(files[0], self.lazy_columns)
-            return read_many(files, path)
+            return read_many(files, path, self.lazy_columns)
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "

@@ -135,6 +135,7 @@ BENCHMARK = Benchmark(
         "validation.json",
         "*.jsonl",
         "*/*.jsonl",
+        "*/validation-*.parquet",
     ),
     group_by=("subject", "answer_type"),
     lazy_columns=IMAGE_COLUMNS,

@@ -119,14 +119,23 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
     return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
 
 
-def read_many(files: list[Path], root: Path) -> RawRows:
-    """Several text data files (json/jsonl/csv) read as one split, in the given order. Each row
-    gets ``_file`` (its path relative to ``root``); media paths resolve against ``root``."""
+def read_many(files: list[Path], root: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
+    """Several data files read as one split, in the given order. Text files (json/jsonl/csv):
+    each row gets ``_file`` (its path relative to ``root``). Parquet files (e.g. MMMU's
+    per-subject files) go through ``datasets`` together, heavy columns staying on disk."""
+    if all(f.suffix.lower() == ".parquet" for f in files):
+        return _read_arrow(
+            "parquet",
+            {"data_files": [str(f) for f in files], "split": "train"},
+            f"{root} ({len(files)} parquet files)",
+            root,
+            lazy_columns,
+        )
     rows: list[dict[str, Any]] = []
     prints: list[str] = []
     for file in files:
         if file.suffix.lower() == ".parquet":
-            raise ConfigError(f"{file}: parquet files cannot be combined; pass one file")
+            raise ConfigError(f"{file}: parquet files cannot be mixed with json/jsonl/csv files")
         part = read_local(file)
         rel = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
         rows.extend({**r, "_file": rel} for r in part.rows)
