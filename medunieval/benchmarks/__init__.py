@@ -29,6 +29,9 @@ for _name, _target in {
     "cmmlu_med": "cmmlu_med:BENCHMARK",
     "mmedbench": "mmedbench:BENCHMARK",
     "mmmu_med": "mmmu:BENCHMARK",
+    "medxpertqa_mm": "medxpertqa_mm:BENCHMARK",
+    "medframeqa": "medframeqa:BENCHMARK",
+    "pmc_vqa": "pmc_vqa:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

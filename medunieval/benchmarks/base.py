@@ -95,6 +95,8 @@ class Benchmark:
     ``prompt_builder``: replaces the standard prompt builders (another published layout).
     ``compat_vqa``: which MedUniEval VQA scorer variant applies (vqa_rad | slake | path_vqa).
     ``compat_scorer``: a benchmark-specific compat scorer replacing both (``mmmu``).
+    ``compat_answer_tag``: MedUniEval extracts ``<answer>`` before its MC judge (False for the
+    benchmarks where it judges the raw response: PMC-VQA, MedFrameQA).
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
     sample's own closed/open/mcq).
     """
@@ -117,6 +119,7 @@ class Benchmark:
     prompt_prefix: Callable[[Sample], str] | None = None
     prompt_builder: Callable[[Benchmark, Sample, bool], str] | None = None
     compat_choice_keys: bool = False
+    compat_answer_tag: bool = True
     row_filter: Callable[[dict[str, Any]], bool] | None = None
 
     # ------------------------------------------------------------------ prompts

@@ -24,7 +24,8 @@ def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
         return mmmu.score(rec.answer, text, rec.answer_type, rec.choices, rec.sample_id)
     if bench.task == "mcq":
         choices = bench.compat_choices(rec.choices or {})
-        mc = compat.multi_choice(choices, rec.answer, compat.extract_tag(text, "answer"))
+        raw = compat.extract_tag(text, "answer") if bench.compat_answer_tag else text
+        mc = compat.multi_choice(choices, rec.answer, raw)
         return {
             "correct": mc.correct,
             "parsed": mc.rule != "similarity",
