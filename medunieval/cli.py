@@ -100,7 +100,7 @@ def print_summary(
     for name, s in summaries.items():
         row = [name, str(s["n"])]
         for p in profiles:
-            prof = s["profiles"][p]
+            prof = s.get("profiles", {}).get(p, {"score": None, "parse_rate": None})
             row += [_pct(prof["score"]), _pct(prof["parse_rate"])]
         row.append(str(s["errors"]))
         table.add_row(*row)
@@ -114,7 +114,13 @@ def print_summary(
                 soft_wrap=True,
             )
     for name, s in summaries.items():
-        for p in profiles:
+        if "note" in s:
+            console.print(
+                f"[cyan]{name}: {s['note']}[/] ({s.get('submission', '')})",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for p in profiles if "profiles" in s else ():
             subs = s["profiles"][p]["subscores"]
             for field, groups in subs.items():
                 cells = "  ".join(

@@ -352,6 +352,7 @@ class Engine:
         wanted = {s.id for s in samples}
         records = [r for r in rd.read_records(bench.name) if r.sample_id in wanted]
         summary = summarize(bench, records)
+        write_submission(rd, bench, records, summary)
         summary["generation"] = {
             "generated": result.generated,
             "cached": result.cached,
@@ -409,6 +410,19 @@ class Engine:
         self.progress(bench.name, len(records), 0)
 
 
+def write_submission(
+    rd: RunDir, bench: Benchmark, records: list[Record], summary: dict[str, Any]
+) -> None:
+    """For benchmarks with withheld answers: write ``<bench>/submission.json``."""
+    if bench.submission is None:
+        return
+    from .rundir import atomic_write_json
+
+    path = rd.path / bench.name / "submission.json"
+    atomic_write_json(path, bench.submission(records))
+    summary["submission"] = str(path)
+
+
 def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
     """Re-score every record of a run with the current scorers; rewrites records + summaries."""
     rd = RunDir(run_path)
@@ -427,6 +441,7 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
                 rec.scores = score_record(bench, rec)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
+            write_submission(rd, bench, records, summary)
             previous = rd.read_summary(name) or {}
             if "generation" in previous:
                 summary["generation"] = previous["generation"]

@@ -210,7 +210,7 @@ def test_official_schema_maps_to_samples(mmmu_root):
     )
 
 
-def test_test_split_is_refused_with_a_clear_message(tmp_path):
+def test_validation_benchmark_refuses_test_rows_with_a_clear_message(tmp_path):
     rows = hand_rows()[:2]
     for r in rows:
         r["id"] = r["id"].replace("validation_", "test_")
@@ -301,3 +301,44 @@ def test_compat_dispatch_uses_the_mmmu_scorer():
     assert scores["strict"]["extracted"] == "B"  # strict rules are unchanged
     again = score_record(spec, rec)
     assert again["compat"] == scores["compat"]
+
+
+def test_test_split_runs_without_a_score_and_writes_a_submission(tmp_path):
+    rows = hand_rows()[:3]
+    for r in rows:
+        r["id"] = r["id"].replace("validation_", "test_")
+        r["answer"] = "?"
+    data = write_parquet(tmp_path / "data" / "test.parquet", rows)
+    ids = [r["id"] for r in rows]
+    preds = write_predictions(
+        tmp_path / "p.jsonl",
+        [("mmmu_med_test", ids[0], "The answer is (B)."), ("mmmu_med_test", ids[1], "C")],
+    )
+    args = [
+        "run",
+        "--model",
+        "m",
+        "--backend",
+        "replay",
+        "--predictions",
+        preds,
+        "--bench",
+        "mmmu_med_test",
+        "--data",
+        f"mmmu_med_test={data}",
+        "--output",
+        tmp_path / "runs",
+        "--run-id",
+        "t",
+    ]
+    res = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "runs" / "t" / "mmmu_med_test"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["scored"] is False and "profiles" not in summary and summary["n"] == 3
+    assert summary["error_kinds"] == {"missing_prediction": 1}
+    sub = json.loads((folder / "submission.json").read_text())
+    assert sub == {ids[0]: "B", ids[1]: "C", ids[2]: ""}
+    assert "answers are not public" in res.output
+    again = runner.invoke(app, ["rescore", str(tmp_path / "runs" / "t")])
+    assert again.exit_code == 0 and json.loads((folder / "submission.json").read_text()) == sub

@@ -29,6 +29,7 @@ for _name, _target in {
     "cmmlu_med": "cmmlu_med:BENCHMARK",
     "mmedbench": "mmedbench:BENCHMARK",
     "mmmu_med": "mmmu:BENCHMARK",
+    "mmmu_med_test": "mmmu:BENCHMARK_TEST",
     "medxpertqa_mm": "medxpertqa_mm:BENCHMARK",
     "medframeqa": "medframeqa:BENCHMARK",
     "pmc_vqa": "pmc_vqa:BENCHMARK",

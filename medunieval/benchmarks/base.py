@@ -97,6 +97,8 @@ class Benchmark:
     ``compat_scorer``: a benchmark-specific compat scorer replacing both (``mmmu``).
     ``compat_answer_tag``: MedUniEval extracts ``<answer>`` before its MC judge (False for the
     benchmarks where it judges the raw response: PMC-VQA, MedFrameQA).
+    ``answers_public``: False for splits whose answers are withheld (MMMU test): no score is
+    reported, and ``submission(records)`` builds the file to upload to the official server.
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
     sample's own closed/open/mcq).
     """
@@ -120,6 +122,8 @@ class Benchmark:
     prompt_builder: Callable[[Benchmark, Sample, bool], str] | None = None
     compat_choice_keys: bool = False
     compat_answer_tag: bool = True
+    answers_public: bool = True
+    submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
 
     # ------------------------------------------------------------------ prompts

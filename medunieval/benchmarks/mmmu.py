@@ -19,12 +19,15 @@ lines; open questions are the question plus "Answer the question using a single 
 Deviation: every non-null ``image_1`` .. ``image_7`` is passed, in order (MedUniEval passes
 ``image_1`` only and none at all when the options hold more than one ``<img='...'>`` tag).
 
-The test split's answers are not public (``?``); pointing ``mmmu_med`` at it is a ConfigError.
+The test split's answers are not public (``?``): ``mmmu_med_test`` runs it, reports no score
+and writes ``submission.json`` (id -> the official parser's option letter, or the open answer)
+for the MMMU evaluation server; pointing ``mmmu_med`` at test rows is a ConfigError.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from typing import Any
 
@@ -44,8 +47,8 @@ SUBJECTS: tuple[str, ...] = (
 IMAGE_COLUMNS: tuple[str, ...] = tuple(f"image_{k}" for k in range(1, 8))
 _ID = re.compile(r"^(?:dev|validation|test)_(.+)_\d+$")
 TEST_SPLIT_MESSAGE = (
-    "MMMU test answers are not public; use the validation split "
-    "(a submission-file writer is a follow-up)"
+    "MMMU test answers are not public; use --bench mmmu_med_test to produce a submission file, "
+    "or the validation split for a score"
 )
 
 
@@ -82,8 +85,11 @@ def images(row: dict[str, Any], ctx: RowContext) -> list[MediaRef]:
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     sid = str(pick(row, "id"))
     answer = row.get("answer")
-    if answer == "?" or (sid.startswith("test_") and answer in (None, "")):
+    hidden = answer == "?" or (sid.startswith("test_") and answer in (None, ""))
+    if hidden and ctx.bench.answers_public:
         raise ConfigError(f"{ctx.bench.name}: {ctx.where}: {TEST_SPLIT_MESSAGE}")
+    if not ctx.bench.answers_public:
+        row = {**row, "answer": ""}
     subject = subject_of(sid)
     if subject not in SUBJECTS:
         raise SkipRow(subject)
@@ -106,7 +112,7 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = as_choices(parse_options(pick(row, "options")))
     return Sample(
         **common,
-        answer=gold_letter(choices, pick(row, "answer")),
+        answer=gold_letter(choices, pick(row, "answer")) if ctx.bench.answers_public else "",
         answer_type="mcq",
         choices=choices,
         media=images(row, ctx),
@@ -145,4 +151,30 @@ BENCHMARK = Benchmark(
         "MMMU medical subjects (5), validation split: 150 questions, multiple-choice and open, "
         "1-7 images each; hub source = Clinical_Medicine only, local folder for all five"
     ),
+)
+
+
+def submission(records: list[Any]) -> dict[str, str]:
+    """MMMU's upload format: id -> the option letter the official parser picks (the compat
+    verdict's ``extracted``) or, for open questions, the stripped response; "" on errors."""
+    out: dict[str, str] = {}
+    for rec in records:
+        if rec.failed:
+            out[rec.sample_id] = ""
+        elif rec.answer_type == "mcq":
+            out[rec.sample_id] = rec.scores["compat"].get("extracted") or ""
+        else:
+            out[rec.sample_id] = (rec.response.text or "").strip()
+    return out
+
+
+BENCHMARK_TEST = dataclasses.replace(
+    BENCHMARK,
+    name="mmmu_med_test",
+    title="MMMU-Med (test)",
+    hub=HubSource("MMMU/MMMU", split="test", config="Clinical_Medicine"),
+    local_files=("test.parquet", "test.jsonl", "test.json", "*/test-*.parquet", "*.jsonl"),
+    answers_public=False,
+    submission=submission,
+    description="MMMU medical subjects, test split (answers withheld): submission file, no score",
 )

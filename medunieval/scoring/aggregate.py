@@ -71,6 +71,17 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
     n = len(records)
     kinds = Counter(k for k in (r.error_kind() for r in records) if k is not None)
     failed = sum(kinds.values())
+    if not bench.answers_public:
+        return {
+            "benchmark": bench.name,
+            "title": bench.title,
+            "n": n,
+            "errors": failed,
+            "error_kinds": dict(kinds),
+            "scored": False,
+            "note": f"{bench.title}: answers are not public, so no score is computed; upload "
+            f"{bench.name}/submission.json to the official evaluation server",
+        }
     answered = n - failed
     profiles: dict[str, Any] = {}
     for profile in PROFILES:
