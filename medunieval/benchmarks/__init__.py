@@ -33,6 +33,8 @@ for _name, _target in {
     "medxpertqa_mm": "medxpertqa_mm:BENCHMARK",
     "medframeqa": "medframeqa:BENCHMARK",
     "pmc_vqa": "pmc_vqa:BENCHMARK",
+    "radrestruct": "radrestruct:BENCHMARK",
+    "medmnist_vqa": "medmnist_vqa:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 
