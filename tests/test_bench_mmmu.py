@@ -30,9 +30,7 @@ from medunieval.types import Record, Response
 if "mmmu_med" not in BENCHMARKS.names():
     BENCHMARKS.register("mmmu_med", "medunieval.benchmarks.mmmu:BENCHMARK")
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/real_samples")
+REAL = FIXTURES  # the real MMMU test answers/choices, copied from ../shared/real_samples
 CHOICES = ["A", "B", "C", "D"]
 INDEX2ANS = {"A": "Right Atrium", "B": "Left Atrium", "C": "Right Ventricle", "D": "Left Ventricle"}
 runner = CliRunner()
