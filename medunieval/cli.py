@@ -231,7 +231,7 @@ def run(
                 else:
                     progress.advance(tasks[name], advance)
 
-            engine = Engine(cfg, progress=hook, log=lambda m: err.print(m, highlight=False))
+            engine = Engine(cfg, progress=hook)
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
             result = engine.run()
     except MedUniEvalError as exc:

@@ -24,7 +24,7 @@ from .data.sources import RawRows
 from .errors import ConfigError, SampleError
 from .manifest import environment, git_info
 from .presets import ModelPreset, resolve_model
-from .rundir import RunDir
+from .rundir import RunDir, atomic_write_json
 from .scoring.aggregate import summarize
 from .scoring.profiles import score_record
 from .store import ResponseStore
@@ -225,7 +225,6 @@ class Engine:
         self,
         cfg: RunConfig,
         progress: ProgressHook | None = None,
-        log: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.benches = resolve_benchmarks(cfg.benchmarks)
@@ -239,7 +238,6 @@ class Engine:
         BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
         self.run_dir = RunDir(cfg.output / run_id_for(cfg, self.preset))
         self.progress = progress or (lambda *_: None)
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self._backend: Backend | None = None
         self._store: ResponseStore | None = None
 
@@ -288,16 +286,7 @@ class Engine:
             if self._backend is not None:
                 manifest["backend"]["fingerprint"] = self._backend.fingerprint()
             rd.write_manifest(manifest)
-            from .rundir import atomic_write_json
-
-            atomic_write_json(
-                rd.path / "summary.json",
-                {
-                    "run_id": rd.path.name,
-                    "model": self.preset.name,
-                    "benchmarks": {r.name: r.summary for r in results},
-                },
-            )
+            write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
             return RunResult(rd.path, results)
         finally:
             if self._backend is not None:
@@ -365,6 +354,7 @@ class Engine:
     def _generate(
         self, bench: Benchmark, todo: list[Sample], params: GenParams, result: BenchResult
     ) -> None:
+        fp = self.backend.fingerprint()
         failed: list[Record] = []
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
         for sample in todo:
@@ -373,7 +363,7 @@ class Engine:
             except SampleError as exc:
                 failed.append(_record(sample, None, None, None, exc))
                 continue
-            by_key.setdefault(req.key(self.backend.fingerprint()), []).append((sample, req))
+            by_key.setdefault(req.key(fp), []).append((sample, req))
         self._emit(bench, failed)
         store = self.store
         hits = store.get_many(list(by_key)) if store is not None else {}
@@ -383,7 +373,6 @@ class Engine:
         key_of = {id(req): key for key, req in pending}
         buffer: list[tuple[str, Response]] = []
         last_flush = time.monotonic()
-        fp = self.backend.fingerprint()
 
         def flush() -> None:
             if store is not None:
@@ -410,13 +399,19 @@ class Engine:
         self.progress(bench.name, len(records), 0)
 
 
+def write_run_summary(rd: RunDir, model: str | None, summaries: dict[str, Any]) -> None:
+    """The run-level ``summary.json``: every benchmark's summary, keyed by benchmark id."""
+    atomic_write_json(
+        rd.path / "summary.json", {"run_id": rd.path.name, "model": model, "benchmarks": summaries}
+    )
+
+
 def write_submission(
     rd: RunDir, bench: Benchmark, records: list[Record], summary: dict[str, Any]
 ) -> None:
     """For benchmarks with withheld answers: write ``<bench>/submission.json``."""
     if bench.submission is None:
         return
-    from .rundir import atomic_write_json
 
     path = rd.path / bench.name / "submission.json"
     atomic_write_json(path, bench.submission(records))
@@ -447,17 +442,8 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
                 summary["generation"] = previous["generation"]
             rd.write_summary(name, summary)
             out[name] = summary
-        from .rundir import atomic_write_json
-
         manifest = rd.read_manifest() or {}
-        atomic_write_json(
-            rd.path / "summary.json",
-            {
-                "run_id": rd.path.name,
-                "model": manifest.get("model", {}).get("name"),
-                "benchmarks": out,
-            },
-        )
+        write_run_summary(rd, manifest.get("model", {}).get("name"), out)
         return out
     finally:
         rd.unlock()

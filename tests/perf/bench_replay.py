@@ -65,7 +65,7 @@ def timed_run(bench: str, folder: Path, out: Path) -> tuple[float, int]:
         run_id=bench,
     )
     start = time.perf_counter()
-    result = Engine(cfg, log=lambda _m: None).run()
+    result = Engine(cfg).run()
     elapsed = time.perf_counter() - start
     summary = result.results[0].summary
     assert summary["errors"] == 0 and summary["profiles"]["strict"]["score"] == 1.0, summary
