@@ -240,6 +240,7 @@ class Engine:
         self.progress = progress or (lambda *_: None)
         self._backend: Backend | None = None
         self._store: ResponseStore | None = None
+        self._records: dict[str, Record] = {}  # the current benchmark's records, by sample id
 
     # backend and store are created on first need: a finished run re-scores without a model
     @property
@@ -332,14 +333,15 @@ class Engine:
             "reasoning": cfg.reasoning,
         }
         rd.repair_tail(bench.name)
-        done = {r.sample_id for r in rd.read_records(bench.name) if not r.failed}
-        todo = [s for s in samples if s.id not in done]
+        # The run lock makes this process the only writer: the records read here plus those it
+        # emits are the file's content, so it is read once, not again at the end.
+        self._records = {r.sample_id: r for r in rd.read_records(bench.name)}
+        todo = [s for s in samples if s.id not in self._records or self._records[s.id].failed]
         result = BenchResult(bench.name, {}, skipped=len(samples) - len(todo))
         self.progress(bench.name, result.skipped, len(samples))
         if todo:
             self._generate(bench, todo, params, result)
-        wanted = {s.id for s in samples}
-        records = [r for r in rd.read_records(bench.name) if r.sample_id in wanted]
+        records = [self._records[s.id] for s in samples if s.id in self._records]
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
         summary["generation"] = {
@@ -395,6 +397,7 @@ class Engine:
             return
         for rec in records:
             rec.scores = score_record(bench, rec)
+            self._records[rec.sample_id] = rec
         self.run_dir.append_records(bench.name, records)
         self.progress(bench.name, len(records), 0)
 
