@@ -97,3 +97,79 @@ def write_predictions(path: Path, rows: list[tuple[str, str, str]]) -> Path:
         for bench, sid, text in rows:
             fh.write(json.dumps({"benchmark": bench, "id": sid, "response": text}) + "\n")
     return path
+
+
+# --------------------------------------------------------------- shared end-to-end helpers
+RESPONSE_STYLES = [
+    "B",
+    "(B)",
+    "The answer is B.",
+    "**Answer:** B",
+    "\\boxed{B}",
+    "<answer>B</answer>",
+    "<option text>",
+    "答案：B",
+    "I cannot answer this question.",
+    "",
+]
+
+
+def replay_cli(
+    tmp: Path,
+    preds: Path,
+    benches: list[str],
+    *extra: object,
+    data_dir: Path | None = None,
+    run_id: str = "r1",
+):
+    """``medunieval run`` with the replay backend, in-process; results under ``tmp/runs``."""
+    from typer.testing import CliRunner
+
+    from medunieval.cli import app
+
+    args = [
+        "run",
+        "--model",
+        "replay-model",
+        "--backend",
+        "replay",
+        "--predictions",
+        preds,
+        "--bench",
+        ",".join(benches),
+        "--output",
+        tmp / "runs",
+        "--run-id",
+        run_id,
+    ]
+    if data_dir is not None:
+        args += ["--data-dir", data_dir]
+    args += list(extra)
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def run_summary(tmp: Path, bench: str, run_id: str = "r1") -> dict:
+    return json.loads((tmp / "runs" / run_id / bench / "summary.json").read_text())
+
+
+def run_records(tmp: Path, bench: str, run_id: str = "r1") -> list[dict]:
+    path = tmp / "runs" / run_id / bench / "records.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def score_text(bench: str, sample, text: str) -> dict:
+    """Both profiles' verdicts for ``text`` as the response to ``sample``."""
+    from medunieval.scoring.profiles import score_record
+    from medunieval.types import Record, Response
+
+    rec = Record(
+        sample.id,
+        bench,
+        sample.answer,
+        sample.answer_type,
+        "k",
+        "p",
+        Response(text=text),
+        choices=sample.choices,
+    )
+    return score_record(BENCHMARKS.get(bench), rec)

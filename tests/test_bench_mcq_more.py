@@ -19,14 +19,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, gold_response, write_predictions, wrong_response
+from conftest import (
+    FIXTURES,
+    RESPONSE_STYLES,
+    gold_response,
+    replay_cli,
+    run_summary,
+    score_text,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.benchmarks import BENCHMARKS
 from medunieval.cli import app
 from medunieval.demo import synth_image
-from medunieval.scoring.profiles import score_record
-from medunieval.types import Record, Response
 
 for _name, _target in {
     "medxpertqa_text": "medxpertqa:BENCHMARK",
@@ -227,17 +234,10 @@ def test_omnimedvqa_prompt(root):
 
 # ------------------------------------------------------------------------ replay via CLI
 def _run(tmp: Path, root: Path, preds: Path):
-    return runner.invoke(
-        app,
-        ["run", "--model", "replay-model", "--backend", "replay", "--predictions", str(preds),
-         "--bench", ",".join(BENCHES), "--data-dir", str(root), "--output", str(tmp / "runs"),
-         "--run-id", "r1"],
-        catch_exceptions=False,
-    )  # fmt: skip
+    return replay_cli(tmp, preds, BENCHES, data_dir=root)
 
 
-def _summary(tmp: Path, bench: str) -> dict:
-    return json.loads((tmp / "runs" / "r1" / bench / "summary.json").read_text())
+_summary = run_summary
 
 
 def _all_samples(root: Path):
@@ -311,18 +311,7 @@ def test_replay_subscores_for_official_medxpertqa_fields(tmp_path):
 
 
 # ---------------------------------------------------------------------- response styles
-STYLES = [
-    "B",
-    "(B)",
-    "The answer is B.",
-    "**Answer:** B",
-    "\\boxed{B}",
-    "<answer>B</answer>",
-    "<option text>",
-    "答案：B",
-    "I cannot answer this question.",
-    "",
-]
+STYLES = RESPONSE_STYLES
 
 
 def similarity_pick(choices: list[str], r: str) -> int:
@@ -345,10 +334,7 @@ def test_response_styles(bench, i, root):
     spec = BENCHMARKS.get(bench)
     sample = _gold_b_sample(bench, root)
     text = sample.choices["B"] if STYLES[i] == "<option text>" else STYLES[i]
-    rec = Record(
-        sample.id, bench, "B", "mcq", "k", "p", Response(text=text), choices=sample.choices
-    )
-    scores = score_record(spec, rec)
+    scores = score_text(bench, sample, text)
     committed = i < 8  # everything but the refusal and the empty answer names option B
     assert scores["strict"]["correct"] is committed
     assert scores["strict"]["parsed"] is committed

@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, write_predictions
+from conftest import FIXTURES, replay_cli, run_records, run_summary, write_predictions
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -227,14 +227,9 @@ def test_non_medical_subjects_are_skipped(tmp_path):
 
 
 def _run(tmp: Path, data: Path, preds: Path):
-    args = ["run", "--model", "replay-model", "--backend", "replay", "--predictions", preds]
-    args += ["--bench", "mmmu_med", "--data", f"mmmu_med={data}", "--output", tmp / "runs"]
-    args += ["--run-id", "r1"]
-    res = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    res = replay_cli(tmp, preds, ["mmmu_med"], "--data", f"mmmu_med={data}")
     assert res.exit_code == 0, res.output
-    summary = json.loads((tmp / "runs" / "r1" / "mmmu_med" / "summary.json").read_text())
-    recs = (tmp / "runs" / "r1" / "mmmu_med" / "records.jsonl").read_text().splitlines()
-    return summary, [json.loads(line) for line in recs]
+    return run_summary(tmp, "mmmu_med"), run_records(tmp, "mmmu_med")
 
 
 def test_all_correct_scores_one_in_both_profiles(tmp_path, mmmu_root):

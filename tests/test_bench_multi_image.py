@@ -19,13 +19,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, write_predictions, wrong_response
+from conftest import (
+    FIXTURES,
+    replay_cli,
+    run_summary,
+    score_text,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.benchmarks import BENCHMARKS
-from medunieval.cli import app
 from medunieval.demo import synth_image
-from medunieval.scoring.profiles import score_record
 from medunieval.types import Record, Response
 
 for _name in ("medxpertqa_mm", "medframeqa", "pmc_vqa"):
@@ -206,17 +211,10 @@ def test_prompt_snapshots(root):
 
 # ------------------------------------------------------------------------ replay via CLI
 def _run(tmp: Path, root: Path, preds: Path, benches=BENCHES):
-    return runner.invoke(
-        app,
-        ["run", "--model", "replay-model", "--backend", "replay", "--predictions", str(preds),
-         "--bench", ",".join(benches), "--data-dir", str(root), "--output", str(tmp / "runs"),
-         "--run-id", "r1"],
-        catch_exceptions=False,
-    )  # fmt: skip
+    return replay_cli(tmp, preds, benches, data_dir=root)
 
 
-def _summary(tmp: Path, bench: str) -> dict:
-    return json.loads((tmp / "runs" / "r1" / bench / "summary.json").read_text())
+_summary = run_summary
 
 
 def _records(tmp: Path, bench: str) -> list[dict]:
@@ -300,10 +298,7 @@ def test_response_styles(bench, i, root):
     sample = next(s for s in load(bench, root / bench) if s.id == GOLD_B[bench])
     assert sample.answer == "B"
     text = sample.choices["B"].strip() if STYLES[i] == "<option text>" else STYLES[i]
-    rec = Record(
-        sample.id, bench, "B", "mcq", "k", "p", Response(text=text), choices=sample.choices
-    )
-    scores = score_record(spec, rec)
+    scores = score_text(bench, sample, text)
     committed = i < 5  # all but the refusal and the empty answer name option B
     assert scores["strict"]["correct"] is committed
     assert scores["strict"]["parsed"] is committed
@@ -322,7 +317,6 @@ def test_response_styles(bench, i, root):
 
 def test_compat_judges_the_raw_response_where_medunieval_does():
     from medunieval.scoring.profiles import compat_score
-    from medunieval.types import Record, Response
 
     choices = {"A": "Left lung", "B": "Right lung", "C": "Heart", "D": "Liver"}
     text = "B\n\n<answer>C</answer>"

@@ -17,15 +17,20 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, gold_response, write_predictions, wrong_response
+from conftest import (
+    FIXTURES,
+    gold_response,
+    replay_cli,
+    run_summary,
+    score_text,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.benchmarks import BENCHMARKS
-from medunieval.cli import app
 from medunieval.demo import synth_image
 from medunieval.errors import ConfigError
-from medunieval.scoring.profiles import score_record
-from medunieval.types import Record, Response
 
 for _name, _target in {
     "radrestruct": "radrestruct:BENCHMARK",
@@ -154,17 +159,10 @@ def test_medmnist_prompts(root):
 
 # ------------------------------------------------------------------------ replay via CLI
 def _run(tmp: Path, root: Path, preds: Path):
-    return runner.invoke(
-        app,
-        ["run", "--model", "replay-model", "--backend", "replay", "--predictions", str(preds),
-         "--bench", ",".join(BENCHES), "--data-dir", str(root), "--output", str(tmp / "runs"),
-         "--run-id", "r1"],
-        catch_exceptions=False,
-    )  # fmt: skip
+    return replay_cli(tmp, preds, BENCHES, data_dir=root)
 
 
-def _summary(tmp: Path, bench: str) -> dict:
-    return json.loads((tmp / "runs" / "r1" / bench / "summary.json").read_text())
+_summary = run_summary
 
 
 def test_replay_all_correct_then_all_wrong(tmp_path, root):
@@ -194,12 +192,7 @@ def test_replay_all_correct_then_all_wrong(tmp_path, root):
 
 
 # ---------------------------------------------------------------------- response styles
-def _score(bench: str, sample, text: str):
-    rec = Record(
-        sample.id, bench, sample.answer, "mcq", "k", "p", Response(text=text),
-        choices=sample.choices,
-    )  # fmt: skip
-    return score_record(BENCHMARKS.get(bench), rec)
+_score = score_text
 
 
 @pytest.mark.parametrize(

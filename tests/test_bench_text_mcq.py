@@ -18,14 +18,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, gold_response, write_predictions, wrong_response
+from conftest import (
+    FIXTURES,
+    RESPONSE_STYLES,
+    gold_response,
+    replay_cli,
+    run_summary,
+    score_text,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.benchmarks import BENCHMARKS
-from medunieval.cli import app
 from medunieval.data.sources import RawRows
-from medunieval.scoring.profiles import score_record
-from medunieval.types import Record, Response
 
 for _name, _target in {
     "mmlu_pro_med": "mmlu_pro:BENCHMARK",
@@ -260,31 +266,10 @@ def test_mmlu_pro_prompt_medunieval_layout():
 
 
 def run_replay(tmp: Path, root: Path, preds: Path):
-    return runner.invoke(
-        app,
-        [
-            "run",
-            "--model",
-            "replay-model",
-            "--backend",
-            "replay",
-            "--predictions",
-            str(preds),
-            "--bench",
-            ",".join(BENCHES),
-            "--data-dir",
-            str(root),
-            "--output",
-            str(tmp / "runs"),
-            "--run-id",
-            "r1",
-        ],
-        catch_exceptions=False,
-    )
+    return replay_cli(tmp, preds, BENCHES, data_dir=root)
 
 
-def summary(tmp: Path, bench: str) -> dict:
-    return json.loads((tmp / "runs" / "r1" / bench / "summary.json").read_text())
+summary = run_summary
 
 
 @pytest.mark.parametrize("right", [True, False], ids=["all_correct", "all_wrong"])
@@ -315,18 +300,7 @@ def test_replay_end_to_end(tmp_path, text_root, right):
 # Strict: a committed letter/text is correct and parsed; refusal/empty are unparsed (wrong).
 # Compat (PRIOR_ART §3.3): letter rules first; otherwise forced similarity against the
 # formatted choices ("A. text" or "A.text"), so these vary with the option strings.
-STYLES = [
-    "B",
-    "(B)",
-    "The answer is B.",
-    "**Answer:** B",
-    "\\boxed{B}",
-    "<answer>B</answer>",
-    "<option text>",
-    "答案：B",
-    "I cannot answer this question.",
-    "",
-]
+STYLES = RESPONSE_STYLES
 EXPECTED = {
     # bench: compat (correct, parsed) per style, in STYLES order
     "mmlu_med": [(1, 1), (0, 0), (1, 1), (1, 1), (1, 1), (1, 1), (1, 0), (0, 0), (0, 0), (0, 0)],
@@ -381,21 +355,10 @@ def _cases():
 
 @pytest.mark.parametrize("bench,i", list(_cases()))
 def test_response_styles(bench, i):
-    spec = BENCHMARKS.get(bench)
     sample = next(s for s in load(bench, FIXTURE_OF[bench]) if s.answer == "B")
     style = STYLES[i]
     text = sample.choices["B"] if style == "<option text>" else style
-    rec = Record(
-        sample.id,
-        bench,
-        sample.answer,
-        "mcq",
-        "k",
-        "p",
-        Response(text=text),
-        choices=sample.choices,
-    )
-    scores = score_record(spec, rec)
+    scores = score_text(bench, sample, text)
     committed = i < 8
     assert scores["strict"]["correct"] is committed
     assert scores["strict"]["parsed"] is committed

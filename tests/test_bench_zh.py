@@ -11,19 +11,23 @@ Fixtures are HAND-WRITTEN rows (no real rows were available) using the official 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, gold_response, write_predictions, wrong_response
+from conftest import (
+    FIXTURES,
+    gold_response,
+    replay_cli,
+    run_summary,
+    score_text,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.benchmarks import BENCHMARKS
-from medunieval.cli import app
 from medunieval.data.sources import RawRows
-from medunieval.scoring.profiles import score_record
-from medunieval.types import Record, Response
 
 for _name, _target in {
     "cmb": "cmb:BENCHMARK",
@@ -183,14 +187,10 @@ def test_prompt_snapshots(zh_root):
 
 
 def run_replay(tmp: Path, root: Path, preds: Path):
-    args = ["run", "--model", "replay-model", "--backend", "replay", "--predictions", str(preds)]
-    args += ["--bench", ",".join(BENCHES), "--data-dir", str(root)]
-    args += ["--output", str(tmp / "runs"), "--run-id", "r1"]
-    return runner.invoke(app, args, catch_exceptions=False)
+    return replay_cli(tmp, preds, BENCHES, data_dir=root)
 
 
-def summary(tmp: Path, bench: str) -> dict:
-    return json.loads((tmp / "runs" / "r1" / bench / "summary.json").read_text())
+summary = run_summary
 
 
 @pytest.mark.parametrize("right", [True, False], ids=["all_correct", "all_wrong"])
@@ -258,13 +258,9 @@ EXPECTED = {
 @pytest.mark.parametrize("bench", BENCHES)
 @pytest.mark.parametrize("i", range(len(STYLES)))
 def test_response_styles(zh_root, bench, i):
-    spec = BENCHMARKS.get(bench)
     sample = next(s for s in load(bench, zh_root / bench) if s.answer == "B")
     text = sample.choices["B"] if STYLES[i] == "<option text>" else STYLES[i]
-    rec = Record(
-        sample.id, bench, sample.answer, "mcq", "k", "p", Response(text=text), sample.choices
-    )
-    scores = score_record(spec, rec)
+    scores = score_text(bench, sample, text)
     committed = i < 4
     assert scores["strict"]["correct"] is committed
     assert scores["strict"]["parsed"] is committed

@@ -10,7 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SIX, gold_response, load_samples, write_predictions, wrong_response
+from conftest import (
+    SIX,
+    gold_response,
+    load_samples,
+    replay_cli,
+    run_records,
+    run_summary,
+    write_predictions,
+    wrong_response,
+)
 from typer.testing import CliRunner
 
 from medunieval.cli import app
@@ -23,33 +32,13 @@ def invoke(*args: str):
 
 
 def run_replay(tmp: Path, data_root: Path, benches: list[str], preds: Path, *extra: str):
-    return invoke(
-        "run",
-        "--model",
-        "replay-model",
-        "--backend",
-        "replay",
-        "--predictions",
-        preds,
-        "--bench",
-        ",".join(benches),
-        "--data-dir",
-        data_root,
-        "--output",
-        tmp / "runs",
-        "--run-id",
-        "r1",
-        *extra,
-    )
+    return replay_cli(tmp, preds, benches, *extra, data_dir=data_root)
 
 
-def summary(tmp: Path, bench: str, run_id: str = "r1") -> dict:
-    return json.loads((tmp / "runs" / run_id / bench / "summary.json").read_text())
+summary = run_summary
 
 
-def records(tmp: Path, bench: str, run_id: str = "r1") -> list[dict]:
-    path = tmp / "runs" / run_id / bench / "records.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+records = run_records
 
 
 def test_all_correct_scores_one_in_both_profiles(tmp_path, data_root):

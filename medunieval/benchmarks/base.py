@@ -56,6 +56,27 @@ class RowContext:
     def where(self) -> str:
         return f"{self.raw.origin} row {self.index}"
 
+    def mcq(
+        self,
+        sample_id: Any,
+        question: Any,
+        choices: dict[str, str],
+        answer: str,
+        meta: dict[str, Any] | None = None,
+        media: list[MediaRef] | None = None,
+    ) -> Sample:
+        """A multiple-choice sample of this benchmark (the common end of a schema mapping)."""
+        return Sample(
+            id=str(sample_id),
+            benchmark=self.bench.name,
+            question=str(question),
+            answer=answer,
+            answer_type="mcq",
+            choices=choices,
+            meta=meta or {},
+            media=media or [],
+        )
+
     def image(self, row: dict[str, Any], column: str) -> MediaRef:
         """A lazy image reference for ``row[column]`` (path, HF image cell, or lazy Arrow cell)."""
         value = row.get(column)

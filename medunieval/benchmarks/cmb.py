@@ -31,15 +31,7 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = _options(pick(row, "option", "options"))
     answer = gold_letter(choices, pick(row, "answer"))
     meta = {k: row[k] for k in ("exam_type", "exam_class", "exam_subject") if row.get(k)}
-    return Sample(
-        id=str(row.get("id", ctx.index)),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta=meta,
-    )
+    return ctx.mcq(row.get("id", ctx.index), pick(row, "question"), choices, answer, meta)
 
 
 BENCHMARK = Benchmark(

@@ -43,15 +43,7 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         raise SkipRow(f"multi-answer question ({gold})")
     answer = gold_letter(choices, gold)
     meta = {key: str(row[col]) for col, key in _META.items() if row.get(col) not in (None, "")}
-    return Sample(
-        id=str(row.get("id", ctx.index)),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "Question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta=meta,
-    )
+    return ctx.mcq(row.get("id", ctx.index), pick(row, "Question"), choices, answer, meta)
 
 
 BENCHMARK = Benchmark(

@@ -50,14 +50,12 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     answer = gold_letter(choices, pick(row, "Answer"))
     subject = _subject(row, ctx.raw.origin)
     local = row.get("", row.get("Unnamed: 0", ctx.index))
-    return Sample(
-        id=f"{subject}-{local}" if subject else str(row.get("id", ctx.index)),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "Question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta={"subject": subject} if subject else {},
+    return ctx.mcq(
+        f"{subject}-{local}" if subject else str(row.get("id", ctx.index)),
+        pick(row, "Question"),
+        choices,
+        answer,
+        {"subject": subject} if subject else {},
     )
 
 

@@ -15,14 +15,8 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = as_choices(pick(row, "options"))
     answer = gold_letter(choices, pick(row, "answer_idx", "answer"))
     meta = {"step": row["meta_info"]} if row.get("meta_info") else {}
-    return Sample(
-        id=str(row.get("realidx", row.get("id", ctx.index))),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta=meta,
+    return ctx.mcq(
+        row.get("realidx", row.get("id", ctx.index)), pick(row, "question"), choices, answer, meta
     )
 
 

@@ -19,14 +19,12 @@ META_KEYS = ("medical_task", "body_system", "question_type")
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = as_choices(pick(row, "options"))
     question = str(pick(row, "question")).split("Answer Choices:")[0].rstrip()
-    return Sample(
-        id=str(row.get("id", row.get("realidx", ctx.index))),
-        benchmark=ctx.bench.name,
-        question=question,
-        answer=gold_letter(choices, pick(row, "label", "answer_idx")),
-        answer_type="mcq",
-        choices=choices,
-        meta={k: row[k] for k in META_KEYS if row.get(k) not in (None, "")},
+    return ctx.mcq(
+        row.get("id", row.get("realidx", ctx.index)),
+        question,
+        choices,
+        gold_letter(choices, pick(row, "label", "answer_idx")),
+        {k: row[k] for k in META_KEYS if row.get(k) not in (None, "")},
     )
 
 

@@ -35,14 +35,12 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     answer = gold_letter(choices, pick(row, "answer_idx"))
     language = _language(row, ctx)
     meta: dict[str, Any] = {"language": language} if language else {}
-    return Sample(
-        id=str(row.get("id", f"{language}-{ctx.index}" if language else ctx.index)),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta=meta,
+    return ctx.mcq(
+        row.get("id", f"{language}-{ctx.index}" if language else ctx.index),
+        pick(row, "question"),
+        choices,
+        answer,
+        meta,
     )
 
 

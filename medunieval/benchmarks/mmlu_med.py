@@ -44,14 +44,12 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         choices = as_choices(pick(row, "options", "choices"))
         answer = gold_letter(choices, pick(row, "answer_idx", "answer"))
         subject = row.get("subject") or None
-    return Sample(
-        id=str(row.get("realidx", row.get("id", ctx.index))),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta={"subject": subject} if subject else {},
+    return ctx.mcq(
+        row.get("realidx", row.get("id", ctx.index)),
+        pick(row, "question"),
+        choices,
+        answer,
+        {"subject": subject} if subject else {},
     )
 
 

@@ -32,14 +32,12 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = {k: v for k, v in choices.items() if v.strip()}
     answer = gold_letter(choices, pick(row, "answer_idx", "answer", "answer_index"))
     meta = {"source": row["src"]} if row.get("src") else {}
-    return Sample(
-        id=str(row.get("question_id", row.get("realidx", ctx.index))),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question", "problem")),
-        answer=answer,
-        answer_type="mcq",
-        choices=choices,
-        meta=meta,
+    return ctx.mcq(
+        row.get("question_id", row.get("realidx", ctx.index)),
+        pick(row, "question", "problem"),
+        choices,
+        answer,
+        meta,
     )
 
 

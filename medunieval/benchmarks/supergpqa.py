@@ -16,14 +16,12 @@ from .base import Benchmark, RowContext, as_choices, gold_letter, pick
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
     choices = as_choices(pick(row, "options"))
     gold = row.get("answer_letter") or pick(row, "answer")
-    return Sample(
-        id=str(row.get("uuid", ctx.index)),
-        benchmark=ctx.bench.name,
-        question=str(pick(row, "question")),
-        answer=gold_letter(choices, gold),
-        answer_type="mcq",
-        choices=choices,
-        meta={k: row[k] for k in ("field", "difficulty") if row.get(k) not in (None, "")},
+    return ctx.mcq(
+        row.get("uuid", ctx.index),
+        pick(row, "question"),
+        choices,
+        gold_letter(choices, gold),
+        {k: row[k] for k in ("field", "difficulty") if row.get(k) not in (None, "")},
     )
 
 
