@@ -28,6 +28,7 @@ from .rundir import RunDir, atomic_write_json
 from .scoring.aggregate import summarize
 from .scoring.profiles import score_record
 from .store import ResponseStore
+from .suites import SubsetSpec, select_subset
 from .types import (
     GenParams,
     ImagePart,
@@ -68,6 +69,8 @@ class RunConfig:
     use_cache: bool = True
     trust_remote_code: bool = False
     flush_every: int = 64
+    suite: str | None = None
+    subset: dict[str, SubsetSpec] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,6 +148,8 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
         "top_p": cfg.top_p,
         "seed": cfg.seed,
     }
+    if cfg.subset:
+        ident["subset"] = {k: v.to_dict() for k, v in sorted(cfg.subset.items())}
     return f"{_slug(preset.name)}-{sha256_hex(canonical_json(ident).encode())[:10]}"
 
 
@@ -215,6 +220,17 @@ def _record(
         question=sample.question,
         error={"kind": error.kind, "reason": error.reason} if error else None,
     )
+
+
+def subset_strata(bench: Benchmark, samples: list[Sample], spec: SubsetSpec) -> list[str | None]:
+    """The stratum of each sample for a seeded subset: ``spec.stratify`` or the benchmark's
+    first ``group_by`` field (``answer_type`` is the sample's own)."""
+    field_name = spec.stratify or (bench.group_by[0] if bench.group_by else None)
+    if field_name is None:
+        return [None] * len(samples)
+    if field_name == "answer_type":
+        return [s.answer_type for s in samples]
+    return [None if s.meta.get(field_name) is None else str(s.meta[field_name]) for s in samples]
 
 
 # ------------------------------------------------------------------------------- engine
@@ -318,6 +334,10 @@ class Engine:
     def _run_bench(self, bench: Benchmark, raw: RawRows, manifest: dict[str, Any]) -> BenchResult:
         cfg, rd = self.cfg, self.run_dir
         samples = bench.samples(raw)
+        subset = cfg.subset.get(bench.name)
+        if subset is not None:
+            strata = subset_strata(bench, samples, subset)
+            samples = select_subset(bench.name, samples, subset, strata)
         if cfg.limit is not None:
             samples = samples[: cfg.limit]
         params = gen_params(cfg, bench, self.preset)
@@ -329,6 +349,8 @@ class Engine:
                 ).encode()
             ),
             "n_samples": len(samples),
+            "version": bench.version,
+            "subset": subset.to_dict() if subset is not None else None,
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
         }
