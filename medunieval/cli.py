@@ -186,6 +186,18 @@ def run(
     profile: str = typer.Option(
         "both", help="Profiles to show: both | strict | compat (records always hold both)."
     ),
+    num_shards: int = typer.Option(1, min=1, help="Split every benchmark into K shards by id."),
+    shard_index: int = typer.Option(0, min=0, help="Run only this shard (0..K-1)."),
+    data_parallel: int = typer.Option(
+        1, min=1, help="N worker processes, one model each (one GPU each), merged at the end."
+    ),
+    executor: str = typer.Option("local", help="local | ray (workers as Ray actors)."),
+    ray_address: str | None = typer.Option(
+        None, help="Ray cluster address for --executor ray (default: a local cluster)."
+    ),
+    gpus: str | None = typer.Option(
+        None, help="Comma-separated GPU ids for data-parallel workers (default: all visible)."
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -218,6 +230,12 @@ def run(
             cache=cache,
             use_cache=not no_cache,
             trust_remote_code=trust_remote_code,
+            num_shards=num_shards,
+            shard_index=shard_index,
+            data_parallel=data_parallel,
+            executor=executor,
+            ray_address=ray_address,
+            gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -241,7 +259,16 @@ def run(
 
             engine = Engine(cfg, progress=hook)
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
-            result = engine.run()
+            if cfg.executor == "ray":
+                from .distributed.ray_executor import run_ray
+
+                result = run_ray(cfg, progress=hook)
+            elif cfg.data_parallel > 1:
+                from .distributed.parallel import run_data_parallel
+
+                result = run_data_parallel(cfg, progress=hook)
+            else:
+                result = engine.run()
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary({r.name: r.summary for r in result.results}, profiles)
@@ -345,6 +372,32 @@ def list_(
     except MedUniEvalError as exc:
         _fail(exc)
     out.print(table)
+
+
+@app.command()
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Shard run directories (one per shard)."),
+    output: Path = typer.Option(..., help="The merged run directory to write."),
+    allow_incomplete: bool = typer.Option(
+        False, help="Write the merge even when samples or shards are missing (still listed)."
+    ),
+    profile: str = typer.Option("both", help="Profiles to show: both | strict | compat."),
+) -> None:
+    """Merge shard runs (--num-shards K --shard-index i) into one run; checks completeness."""
+    from .distributed.merge import IncompleteMerge, merge_runs
+
+    try:
+        result = merge_runs(list(shards), output, allow_incomplete)
+    except IncompleteMerge as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except MedUniEvalError as exc:
+        _fail(exc)
+    print_summary(result.summaries, _profiles(profile))
+    if result.missing:
+        n = sum(len(v) for v in result.missing.values())
+        err.print(f"[yellow]incomplete:[/] {n} sample(s) without a record", highlight=False)
+    err.print(f"merged {len(shards)} shard(s) into {output}", highlight=False)
 
 
 @app.command()
