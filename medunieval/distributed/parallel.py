@@ -77,6 +77,20 @@ def visible_devices(cfg: RunConfig, workers: int) -> list[str]:
     return [devices[i % len(devices)] for i in range(workers)]
 
 
+def die_after_shard(idx: int) -> None:
+    """Fault injection for the worker-death tests: with ``MEDUNIEVAL_FAULT_DIE_AFTER_SHARD=i``
+    and ``MEDUNIEVAL_FAULT_MARKER=path``, the first worker to finish shard ``i`` exits at once
+    (before reporting it), as a crashed or preempted worker would."""
+    marker = os.environ.get("MEDUNIEVAL_FAULT_MARKER")
+    if os.environ.get("MEDUNIEVAL_FAULT_DIE_AFTER_SHARD") == str(idx) and marker:
+        try:
+            with open(marker, "x"):
+                pass
+        except FileExistsError:
+            return
+        os._exit(9)
+
+
 def _worker(base: RunConfig, wid: int, device: str, tasks: Any, events: Any) -> None:
     """A worker process: loads the model once (on first need) and runs the shards it is given."""
     os.environ["CUDA_VISIBLE_DEVICES"] = device
@@ -88,6 +102,7 @@ def _worker(base: RunConfig, wid: int, device: str, tasks: Any, events: Any) -> 
                 eng = Engine(replace(base, shard_index=idx), backend=backend, close_backend=False)
                 eng.run()
                 backend = eng.loaded_backend or backend
+                die_after_shard(idx)
             except Exception as exc:  # reported to the coordinator, which stops the run
                 events.put(("failed", wid, idx, f"{type(exc).__name__}: {exc}"))
                 return

@@ -10,12 +10,13 @@ shard resumes from its records and the store, so finished requests are not gener
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
 from ..engine import Engine, ProgressHook, RunConfig, RunResult
 from ..errors import ConfigError
-from .parallel import MAX_ATTEMPTS, finish, shard_plan
+from .parallel import MAX_ATTEMPTS, die_after_shard, finish, shard_plan
 
 
 class _ShardWorker:
@@ -29,6 +30,7 @@ class _ShardWorker:
         eng = Engine(replace(self.base, shard_index=idx), backend=self.backend, close_backend=False)
         eng.run()
         self.backend = eng.loaded_backend or self.backend
+        die_after_shard(idx)
         return idx
 
 
@@ -53,11 +55,14 @@ def run_ray(cfg: RunConfig, progress: ProgressHook | None = None) -> RunResult:
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, log_to_driver=False)
         else:  # a local cluster on this machine, reachable from loopback only
+            # offline / cache / medunieval settings travel to the workers
+            env = {k: v for k, v in os.environ.items() if k.startswith(("HF_", "MEDUNIEVAL_"))}
             ray.init(
                 num_cpus=workers,
                 include_dashboard=False,
                 log_to_driver=False,
                 _node_ip_address="127.0.0.1",
+                runtime_env={"env_vars": env},
             )
     try:
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
