@@ -127,6 +127,18 @@ def print_summary(
                     f"{k}: {_pct(v['score'])} (n={v['n']})" for k, v in groups.items()
                 )
                 console.print(f"[dim]{name} · {p} · {field}[/]  {cells}", highlight=False)
+    costs = [
+        (n, s["usage"]) for n, s in summaries.items() if (s.get("usage") or {}).get("cost_usd")
+    ]
+    for name, usage in costs:
+        console.print(
+            f"{name}: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
+            f"tokens, ${usage['cost_usd']:.4f}",
+            highlight=False,
+        )
+    if len(costs) > 1:
+        total = sum(u["cost_usd"] for _, u in costs)
+        console.print(f"run cost: ${total:.4f}", highlight=False)
 
 
 @app.command()
@@ -198,6 +210,9 @@ def run(
     gpus: str | None = typer.Option(
         None, help="Comma-separated GPU ids for data-parallel workers (default: all visible)."
     ),
+    concurrency: int | None = typer.Option(
+        None, min=1, help="openai: requests in flight (default: the preset's, else 8)."
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -236,6 +251,7 @@ def run(
             executor=executor,
             ray_address=ray_address,
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
+            concurrency=concurrency,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),

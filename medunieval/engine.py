@@ -42,6 +42,7 @@ from .types import (
     canonical_json,
     sha256_hex,
 )
+from .usage import usage_summary
 
 ProgressHook = Callable[[str, int, int], None]  # (benchmark, advance, total)
 
@@ -78,6 +79,7 @@ class RunConfig:
     executor: str = "local"
     ray_address: str | None = None
     gpus: list[str] | None = None
+    concurrency: int | None = None
 
 
 @dataclass
@@ -314,6 +316,7 @@ class Engine:
                 predictions=self.cfg.predictions,
                 batch_size=self.cfg.batch_size,
                 device=self.cfg.device,
+                concurrency=self.cfg.concurrency,
             )
         return self._backend
 
@@ -418,6 +421,7 @@ class Engine:
         records = [self._records[s.id] for s in samples if s.id in self._records]
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
+        summary["usage"] = usage_summary(records, self.preset.options.get("price"))
         summary["generation"] = {
             "generated": result.generated,
             "cached": result.cached,
