@@ -138,6 +138,10 @@ def test_merge_checks(tmp_path: Path, preds: Path, data_root: Path) -> None:
     res = runner.invoke(app, ["merge", str(tmp_path / "runs" / "plain"), "--output",
                               str(tmp_path / "y")])  # fmt: skip
     assert res.exit_code == 2 and "num-shards" in res.output
+    res = runner.invoke(app, ["merge", *s, "--output", str(tmp_path / "runs" / "plain")])
+    assert res.exit_code == 2 and "not a merge" in res.output  # never overwrites a real run
+    res = runner.invoke(app, ["merge", *s, "--output", str(out)])  # re-merging a merge is fine
+    assert res.exit_code == 0, res.output
 
 
 def test_bad_shard_options(tmp_path: Path, preds: Path, data_root: Path) -> None:

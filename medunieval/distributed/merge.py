@@ -20,6 +20,7 @@ from ..errors import ConfigError, MedUniEvalError
 from ..rundir import RunDir
 from ..scoring.aggregate import summarize
 from ..types import Record
+from ..usage import usage_summary
 
 # manifest fields that must agree between shards (besides per-benchmark data and generation)
 _SAME = ("model", "prompt_template_sha256", "profiles", "medunieval_version")
@@ -129,6 +130,12 @@ def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = Fa
     if (missing or shards_missing) and not allow_incomplete:
         raise IncompleteMerge(missing, shards_missing)  # nothing written
 
+    existing = RunDir(output).read_manifest() if (output / "manifest.json").is_file() else None
+    if existing is not None and "merged_from" not in existing:
+        raise ConfigError(
+            f"{output} already holds a run that is not a merge; merge into another directory "
+            "(or remove it) instead of overwriting it"
+        )
     out_rd = RunDir(output)
     out_rd.lock()
     try:
@@ -139,6 +146,8 @@ def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = Fa
             out_rd.rewrite_records(bench_name, records)
             summary = summarize(bench, records)
             write_submission(out_rd, bench, records, summary)
+            price = ((first.get("model") or {}).get("options") or {}).get("price")
+            summary["usage"] = usage_summary(records, price)
             summary["generation"] = generation
             out_rd.write_summary(bench_name, summary)
             summaries[bench_name] = summary
