@@ -338,6 +338,26 @@ def demo(
     print_summary(summaries, ("strict", "compat"))
 
 
+@app.command()
+def setup(
+    what: str = typer.Argument(..., help="wordnet: build the offline WordNet corpus for METEOR."),
+    source: Path | None = typer.Option(
+        None, help="A WordNet 3.0 dict folder (default: Debian wordnet-base, then NLTK's)."
+    ),
+    force: bool = typer.Option(False, help="Rebuild even if the corpus exists."),
+) -> None:
+    """Prepare offline resources (nothing is downloaded)."""
+    from .scoring import wordnet_data
+
+    try:
+        if what != "wordnet":
+            raise ConfigError(f"nothing called {what!r} to set up: use wordnet")
+        folder = wordnet_data.build(source, force=force)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    out.print(f"WordNet ready in {folder}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point wrapper
     try:
         app()

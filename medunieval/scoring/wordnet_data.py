@@ -94,9 +94,9 @@ def _copy_lf(src: Path, dst: Path) -> None:
 
 def build(source: Path | None = None, force: bool = False) -> Path:
     """Build the harness's WordNet corpus from ``source`` (default: ``find_source()``) and return
-    its folder. Idempotent unless ``force``."""
+    its folder. Idempotent unless ``force`` or an explicit ``source``."""
     target = corpus_dir()
-    if _is_wordnet(target) and (target / "lexnames").is_file() and not force:
+    if _is_wordnet(target) and (target / "lexnames").is_file() and not force and source is None:
         return target
     src = source if source is not None else find_source()
     if src is None:
