@@ -358,6 +358,30 @@ def setup(
     out.print(f"WordNet ready in {folder}", highlight=False, soft_wrap=True)
 
 
+@app.command("report-metrics")
+def report_metrics_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory (results/runs/<run-id>)."),
+    bertscore: str = typer.Option(
+        ..., help="BERTScore encoder: a local folder or a hub id already in the HF cache."
+    ),
+    layer: int | None = typer.Option(None, help="Hidden layer to use (default: the last)."),
+    device: str = typer.Option("cpu", help="torch device."),
+) -> None:
+    """Model-based report metrics for a run's report benchmarks (-> <bench>/model_metrics.json)."""
+    from .scoring.model_metrics import write_model_metrics
+
+    try:
+        results = write_model_metrics(run_dir, bertscore, layer, device)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    table = Table("benchmark", "n", "empty", "errors", "BERTScore P", "R", "F1")
+    for name, r in results.items():
+        b = r["bertscore"]
+        cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
+        table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
+    out.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point wrapper
     try:
         app()

@@ -206,7 +206,8 @@ def score(profile: str, reference: str, response: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- aggregation
-def _text(rec: Record) -> str:
+def response_text(rec: Record) -> str:
+    """The record's response text (``""`` when there is none)."""
     return rec.response.text if rec.response is not None and rec.response.text else ""
 
 
@@ -228,14 +229,14 @@ def summarize(records: list[Record], profile: str) -> dict[str, Any]:
             r for r, v in zip(records, verdicts, strict=True) if not r.failed and not v.get("empty")
         ]
         values = cider(
-            [cider_tokens(mue_strip_labels(_text(r))) for r in kept],
+            [cider_tokens(mue_strip_labels(response_text(r))) for r in kept],
             [[cider_tokens(r.answer)] for r in kept],
             variant="cider",
         )
         metrics["cider"] = {"mean": sum(values) / len(values) if values else None, "n": len(kept)}
     else:  # CIDEr-D over every sample; failed and empty ones score 0
         values = cider(
-            [[] if r.failed else cider_tokens(strict_report(_text(r))) for r in records],
+            [[] if r.failed else cider_tokens(strict_report(response_text(r))) for r in records],
             [[cider_tokens(strict_report(r.answer))] for r in records],
             variant="cider-d",
         )
