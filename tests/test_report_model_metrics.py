@@ -58,7 +58,10 @@ REPORTS = [
 
 
 @pytest.mark.slow  # imports torch + transformers and builds a model (~15 s CPU)
-def test_bertscore_tiny_model_and_cli(tmp_path: Path) -> None:
+def test_bertscore_tiny_model_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medunieval.scoring import wordnet_data
+
+    monkeypatch.setenv(wordnet_data.ENV_DATA, str(tmp_path / "nltk_data"))  # the run's METEOR
     words = " ".join(REPORTS).replace(".", " . ").replace(":", " : ").split()
     model = _tiny_bert(tmp_path / "bert", words)
     scorer = model_metrics.BertScorer(str(model))
