@@ -121,6 +121,13 @@ def print_summary(
                 soft_wrap=True,
             )
         for p in profiles if "profiles" in s else ():
+            if "empty" in s["profiles"][p]:  # report generation: every metric (score = ROUGE-L)
+                cells = "  ".join(
+                    f"{k}: {'-' if v['mean'] is None else format(v['mean'], '.4f')}"
+                    for k, v in s["profiles"][p]["metrics"].items()
+                )
+                empty = s["profiles"][p]["empty"]
+                console.print(f"[dim]{name} · {p} · empty={empty}[/]  {cells}", highlight=False)
             subs = s["profiles"][p]["subscores"]
             for field, groups in subs.items():
                 cells = "  ".join(
