@@ -121,6 +121,13 @@ def print_summary(
                 soft_wrap=True,
             )
         for p in profiles if "profiles" in s else ():
+            if "empty" in s["profiles"][p]:  # report generation: every metric (score = ROUGE-L)
+                cells = "  ".join(
+                    f"{k}: {'-' if v['mean'] is None else format(v['mean'], '.4f')}"
+                    for k, v in s["profiles"][p]["metrics"].items()
+                )
+                empty = s["profiles"][p]["empty"]
+                console.print(f"[dim]{name} · {p} · empty={empty}[/]  {cells}", highlight=False)
             subs = s["profiles"][p]["subscores"]
             for field, groups in subs.items():
                 cells = "  ".join(
@@ -559,6 +566,50 @@ def demo(
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary(summaries, ("strict", "compat"))
+
+
+@app.command()
+def setup(
+    what: str = typer.Argument(..., help="wordnet: build the offline WordNet corpus for METEOR."),
+    source: Path | None = typer.Option(
+        None, help="A WordNet 3.0 dict folder (default: Debian wordnet-base, then NLTK's)."
+    ),
+    force: bool = typer.Option(False, help="Rebuild even if the corpus exists."),
+) -> None:
+    """Prepare offline resources (nothing is downloaded)."""
+    from .scoring import wordnet_data
+
+    try:
+        if what != "wordnet":
+            raise ConfigError(f"nothing called {what!r} to set up: use wordnet")
+        folder = wordnet_data.build(source, force=force)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    out.print(f"WordNet ready in {folder}", highlight=False, soft_wrap=True)
+
+
+@app.command("report-metrics")
+def report_metrics_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory (results/runs/<run-id>)."),
+    bertscore: str = typer.Option(
+        ..., help="BERTScore encoder: a local folder or a hub id already in the HF cache."
+    ),
+    layer: int | None = typer.Option(None, help="Hidden layer to use (default: the last)."),
+    device: str = typer.Option("cpu", help="torch device."),
+) -> None:
+    """Model-based report metrics for a run's report benchmarks (-> <bench>/model_metrics.json)."""
+    from .scoring.model_metrics import write_model_metrics
+
+    try:
+        results = write_model_metrics(run_dir, bertscore, layer, device)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    table = Table("benchmark", "n", "empty", "errors", "BERTScore P", "R", "F1")
+    for name, r in results.items():
+        b = r["bertscore"]
+        cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
+        table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
+    out.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper

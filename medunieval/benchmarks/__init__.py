@@ -35,6 +35,9 @@ for _name, _target in {
     "pmc_vqa": "pmc_vqa:BENCHMARK",
     "radrestruct": "radrestruct:BENCHMARK",
     "medmnist_vqa": "medmnist_vqa:BENCHMARK",
+    "iu_xray": "iu_xray:BENCHMARK",
+    "mimic_cxr": "mimic_cxr:BENCHMARK",
+    "chexpert_plus": "chexpert_plus:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

@@ -109,7 +109,8 @@ ToSample = Callable[[dict[str, Any], RowContext], Sample]
 class Benchmark:
     """A benchmark declaration.
 
-    ``task``: ``mcq`` (lettered options) or ``vqa`` (closed + open short answers).
+    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers) or ``report``
+    (report generation: the fixed report prompt, report metrics).
     ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
     ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
     format, which its compat scorer also compares against, unless ``compat_choice_keys``).
@@ -128,7 +129,7 @@ class Benchmark:
 
     name: str
     title: str
-    task: Literal["mcq", "vqa"]
+    task: Literal["mcq", "vqa", "report"]
     to_sample: ToSample
     hub: HubSource | None
     local_files: tuple[str, ...]
@@ -165,6 +166,8 @@ class Benchmark:
         standard builders for benchmarks whose published prompt has another layout)."""
         if self.prompt_builder is not None:
             text = self.prompt_builder(self, sample, reasoning)
+        elif self.task == "report":
+            text = prompts.REPORT_PROMPT
         elif self.task == "mcq":
             text = prompts.multiple_choice(
                 sample.question, self.formatted_choices(sample.choices or {}), self.lang, reasoning
@@ -268,7 +271,7 @@ class Benchmark:
             benchmark=self.name,
             question=str(row.get("question", "")),
             answer=str(row.get("answer", "")),
-            answer_type="mcq" if self.task == "mcq" else "open",
+            answer_type=self.task if self.task in ("mcq", "report") else "open",
             error=err,
         )
 
