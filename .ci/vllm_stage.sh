@@ -13,7 +13,7 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import vllm" 2>/dev
   "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec || true
   "$VENV/bin/pip" install -q --no-deps -e .
   "$VENV/bin/pip" install -q "typer>=0.12,<1" "rich>=13,<16" "pyyaml>=6,<7" "nltk>=3.8,<4" \
-    "rouge==1.0.1" "datasets>=3.0,<6" "pytest>=8,<10"
+    "rouge==1.0.1" "rouge-score>=0.1.2,<0.2" "datasets>=3.0,<6" "pytest>=8,<10"
 fi
 # The tiny model is built with the main environment's transformers (4.x): vLLM's transformers 5
 # cannot build it with the same code. head_dim 64: vLLM's CPU attention rejects 16.
