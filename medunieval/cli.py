@@ -159,7 +159,9 @@ def run(
     suite: str | None = typer.Option(
         None, help="A suite (paper-table-1, paper-table-2, paper-all, ci) or a suite YAML file."
     ),
-    backend: str | None = typer.Option(None, help="hf | replay (default: the preset's)."),
+    backend: str | None = typer.Option(
+        None, help="hf | vllm | openai | replay (default: the preset's)."
+    ),
     limit: int | None = typer.Option(
         None, min=1, help="Evaluate only the first N samples of each benchmark."
     ),
