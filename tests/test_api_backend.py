@@ -181,3 +181,31 @@ def test_backoff_and_message_building(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t" not in b.fingerprint()
     with pytest.raises(ConfigError, match="concurrency"):
         OpenAIBackend.from_preset(ModelPreset(name="x", model="m"), concurrency=0)
+
+
+def test_image_benchmark_sends_images(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUE_TEST_KEY", SECRET)
+    with FakeChatServer(answer="yes") as server:
+        args = [
+            "run",
+            "--model",
+            str(_preset(tmp_path, server)),
+            "--bench",
+            "vqa_rad",
+            "--data-dir",
+            str(data_root),
+            "--limit",
+            "3",
+            "--output",
+            str(tmp_path / "r"),
+        ]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert len(server.log) == 3
+        for entry in server.log:
+            content = entry["body"]["messages"][-1]["content"]
+            assert content[0]["type"] == "image_url"
+            assert content[0]["image_url"]["url"].startswith("data:image/")
+            assert content[1]["type"] == "text" and content[1]["text"] == entry["prompt"]

@@ -5,7 +5,8 @@ Preset ``options``: ``base_url``; ``api_key_env`` (the NAME of the environment v
 the key; the key itself never appears in a file, a log, a record or an error message);
 ``concurrency`` (requests in flight, default 8; ``--concurrency`` overrides); ``timeout_s``
 (per request, default 120); ``max_retries`` (per request, default 6); ``max_image_bytes``
-(default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``price``
+(default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``stream``
+(read answers as server-sent events, for servers that always stream); ``price``
 (``{prompt_per_1m, completion_per_1m}`` in USD, for the run's cost in the summary).
 
 Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
@@ -258,6 +259,9 @@ class OpenAIBackend:
             self.stats["requests"] += 1
             start = time.perf_counter()
             try:
+                if self.options.get("stream"):
+                    stream = await client.chat.completions.create(**body, stream=True)
+                    return await self._collect(stream, start)
                 return self._parse(await client.chat.completions.create(**body), start)
             except _Retryable as exc:
                 last = exc
@@ -286,6 +290,31 @@ class OpenAIBackend:
         return Response(
             text=text,
             finish_reason=getattr(choice, "finish_reason", None),
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            latency_s=time.perf_counter() - start,
+        )
+
+    async def _collect(self, stream: Any, start: float) -> Response:
+        """A streamed answer (preset option ``stream: true``; ``transformers serve`` always
+        streams): the content deltas joined, the last finish reason, usage when sent."""
+        parts: list[str] = []
+        finish = None
+        usage = None
+        seen = False
+        async for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            for choice in getattr(chunk, "choices", None) or []:
+                seen = True
+                delta = getattr(choice, "delta", None)
+                if delta is not None and getattr(delta, "content", None):
+                    parts.append(delta.content)
+                finish = getattr(choice, "finish_reason", None) or finish
+        if not seen:
+            raise _Retryable("empty_choices", "the stream carried no choices")
+        return Response(
+            text="".join(parts),
+            finish_reason=finish,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
             latency_s=time.perf_counter() - start,
