@@ -181,6 +181,12 @@ def run(
     profile: str = typer.Option(
         "both", help="Profiles to show: both | strict | compat (records always hold both)."
     ),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
+        "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -210,6 +216,7 @@ def run(
             cache=cache,
             use_cache=not no_cache,
             trust_remote_code=trust_remote_code,
+            judge=judge,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -257,13 +264,20 @@ def _profiles(profile: str) -> tuple[str, ...]:
 def rescore(
     run_dir: Path = typer.Argument(..., help="A run directory (results/runs/<run-id>)."),
     profile: str = typer.Option("both", help="Profiles to show: both | strict | compat."),
+    judge: str | None = typer.Option(
+        None, "--judge", help="Judge preset: fill the judge verdicts records are missing."
+    ),
+    cache: Path | None = typer.Option(
+        None, envvar="MEDUNIEVAL_CACHE", help="Response store for judge verdicts."
+    ),
 ) -> None:
-    """Re-score a finished (or partial) run with the current scorers; never calls a model."""
+    """Re-score a finished (or partial) run with the current scorers; never calls the model
+    (with --judge, only the judge, for verdicts still missing)."""
     from .engine import rescore as do_rescore
 
     try:
         profiles = _profiles(profile)
-        summaries = do_rescore(run_dir)
+        summaries = do_rescore(run_dir, judge=judge, cache=cache)
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary(summaries, profiles)

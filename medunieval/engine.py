@@ -19,9 +19,10 @@ from typing import Any
 from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
-from .benchmarks.base import Benchmark
+from .benchmarks.base import Benchmark, prior_turns
 from .data.sources import RawRows
 from .errors import ConfigError, SampleError
+from .judge import Judge, judge_records
 from .manifest import environment, git_info
 from .presets import ModelPreset, resolve_model
 from .rundir import RunDir, atomic_write_json
@@ -68,6 +69,7 @@ class RunConfig:
     use_cache: bool = True
     trust_remote_code: bool = False
     flush_every: int = 64
+    judge: str | None = None
 
 
 @dataclass
@@ -158,7 +160,8 @@ def build_request(bench: Benchmark, sample: Sample, params: GenParams, reasoning
         _check_image(data, ref.source)
         parts.append(ImagePart(ref=ref, digest=sha256_hex(data)))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
-    return Request(sample.id, bench.name, (Message("user", tuple(parts)),), params)
+    messages = (*prior_turns(sample), Message("user", tuple(parts)))
+    return Request(sample.id, bench.name, messages, params)
 
 
 def _check_image(data: bytes, source: str) -> None:
@@ -241,6 +244,14 @@ class Engine:
         self._backend: Backend | None = None
         self._store: ResponseStore | None = None
         self._records: dict[str, Record] = {}  # the current benchmark's records, by sample id
+        self._judge: Judge | None = None
+        if cfg.judge is not None:  # unknown judge preset / backend -> ConfigError now
+            self._judge = Judge.from_spec(
+                cfg.judge,
+                cache_path(cfg.cache, cfg.output) if cfg.use_cache else None,
+                batch_size=cfg.batch_size,
+                device=cfg.device,
+            )
 
     # backend and store are created on first need: a finished run re-scores without a model
     @property
@@ -258,8 +269,7 @@ class Engine:
     @property
     def store(self) -> ResponseStore | None:
         if self._store is None and self.cfg.use_cache and self.backend.cacheable:
-            path = self.cfg.cache or (self.cfg.output.parent / "cache" / "responses.sqlite")
-            self._store = ResponseStore(path)
+            self._store = ResponseStore(cache_path(self.cfg.cache, self.cfg.output))
         return self._store
 
     def run(self) -> RunResult:
@@ -286,6 +296,8 @@ class Engine:
             )
             if self._backend is not None:
                 manifest["backend"]["fingerprint"] = self._backend.fingerprint()
+            if self._judge is not None:
+                manifest["judge"] = self._judge.describe()
             rd.write_manifest(manifest)
             write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
             return RunResult(rd.path, results)
@@ -294,6 +306,8 @@ class Engine:
                 self._backend.close()
             if self._store is not None:
                 self._store.close()
+            if self._judge is not None:
+                self._judge.close()
             rd.unlock()
 
     def _new_manifest(self) -> dict[str, Any]:
@@ -342,6 +356,8 @@ class Engine:
         if todo:
             self._generate(bench, todo, params, result)
         records = [self._records[s.id] for s in samples if s.id in self._records]
+        if self._judge is not None and judge_records(bench, records, self._judge):
+            rd.rewrite_records(bench.name, list(self._records.values()))
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
         summary["generation"] = {
@@ -421,14 +437,23 @@ def write_submission(
     summary["submission"] = str(path)
 
 
-def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
-    """Re-score every record of a run with the current scorers; rewrites records + summaries."""
+def cache_path(cache: Path | None, output: Path) -> Path:
+    """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
+    return cache or (output.parent / "cache" / "responses.sqlite")
+
+
+def rescore(
+    run_path: Path, judge: str | None = None, cache: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Re-score every record of a run with the current scorers; rewrites records + summaries.
+    With ``judge`` (a preset), records still missing a judge verdict are judged first."""
     rd = RunDir(run_path)
     if not rd.path.is_dir():
         raise ConfigError(f"{run_path} is not a run directory")
     benches = rd.benchmarks()
     if not benches:
         raise ConfigError(f"{run_path} holds no records (expected <bench>/records.jsonl)")
+    judge_ = Judge.from_spec(judge, cache_path(cache, rd.path.parent)) if judge else None
     rd.lock()
     try:
         out: dict[str, dict[str, Any]] = {}
@@ -437,6 +462,8 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
             records = rd.read_records(name)
             for rec in records:
                 rec.scores = score_record(bench, rec)
+            if judge_ is not None:
+                judge_records(bench, records, judge_)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
             write_submission(rd, bench, records, summary)
@@ -446,7 +473,12 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
             rd.write_summary(name, summary)
             out[name] = summary
         manifest = rd.read_manifest() or {}
+        if judge_ is not None and manifest:
+            manifest["judge"] = judge_.describe()
+            rd.write_manifest(manifest)
         write_run_summary(rd, manifest.get("model", {}).get("name"), out)
         return out
     finally:
+        if judge_ is not None:
+            judge_.close()
         rd.unlock()

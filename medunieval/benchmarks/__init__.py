@@ -35,6 +35,10 @@ for _name, _target in {
     "pmc_vqa": "pmc_vqa:BENCHMARK",
     "radrestruct": "radrestruct:BENCHMARK",
     "medmnist_vqa": "medmnist_vqa:BENCHMARK",
+    "healthbench": "healthbench:BENCHMARK",
+    "healthbench_hard": "healthbench:BENCHMARK_HARD",
+    "healthbench_consensus": "healthbench:BENCHMARK_CONSENSUS",
+    "rarebench": "rarebench:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

@@ -25,7 +25,7 @@ from ..data.sources import (
     snapshot_hub,
 )
 from ..errors import ConfigError, SampleError
-from ..types import MediaRef, Sample
+from ..types import MediaRef, Message, Sample, TextPart
 
 
 class SkipRow(Exception):
@@ -122,6 +122,9 @@ class Benchmark:
     reported, and ``submission(records)`` builds the file to upload to the official server.
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
     sample's own closed/open/mcq).
+    ``url``: the official data file at a plain URL (downloaded once when no local data is given).
+    ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
+    ``medunieval/judge.py``); None for rule-scored benchmarks.
     """
 
     name: str
@@ -146,6 +149,8 @@ class Benchmark:
     answers_public: bool = True
     submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
+    url: str | None = None
+    judge: str | None = None
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
@@ -204,6 +209,10 @@ class Benchmark:
             if len(files) == 1:
                 return read_local(files[0], self.lazy_columns)
             return read_many(files, path, self.lazy_columns)
+        if self.hub is None and self.url is not None:
+            from ..data.download import fetch_url
+
+            return self.load_raw(fetch_url(self.url, self.name))
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "
@@ -268,6 +277,14 @@ class Benchmark:
             answer_type="mcq" if self.task == "mcq" else "open",
             error=err,
         )
+
+
+def prior_turns(sample: Sample) -> tuple[Message, ...]:
+    """The turns before the final user message of a multi-turn sample: ``meta["conversation"]``
+    holds the whole prompt conversation ([{role, content}], ending with the user turn that the
+    benchmark's prompt renders); single-turn samples have none."""
+    turns = sample.meta.get("conversation") or []
+    return tuple(Message(t["role"], (TextPart(str(t["content"])),)) for t in turns[:-1])
 
 
 # ----------------------------------------------------------------------- mapping helpers

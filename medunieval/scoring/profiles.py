@@ -6,7 +6,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, strict
+from . import compat, judged, strict
 
 PROFILES: tuple[str, ...] = ("strict", "compat")
 
@@ -36,7 +36,7 @@ def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
         raise ValueError(f"{bench.name}: no compat scorer declared")
     out = compat.vqa_sample(bench.compat_vqa, rec.answer, text, closed=rec.answer_type == "closed")
     out.setdefault("parsed", True)  # MedUniEval never reports an unparsed VQA answer
-    return out
+    return judged.apply_vqa_judge(out, rec)
 
 
 def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
@@ -44,4 +44,6 @@ def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
     unparsed) in both profiles; it stays in every denominator."""
     if rec.failed:
         return {p: _failed_verdict(rec) for p in PROFILES}
+    if bench.judge in ("rubric", "diagnosis"):
+        return judged.score(bench, rec) or {}
     return {"strict": strict.score(rec), "compat": compat_score(bench, rec)}
