@@ -377,6 +377,7 @@ def judge_records(bench: Benchmark, records: list[Record], judge: Judge) -> int:
             "fingerprint": fp,
             "key": key,
             **task.verdict(items),
+            **({"raw": items[0]["raw"]} if len(items) == 1 else {}),
             "items": items,
             "error": f"{len(errors)} of {len(items)} judge item(s) failed; first: {errors[0]}"
             if errors
