@@ -114,6 +114,16 @@ def print_summary(
                 soft_wrap=True,
             )
     for name, s in summaries.items():
+        if s.get("judge"):
+            j = s["judge"]
+            console.print(
+                f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
+                f"judge errors {j['errors']}, not judged {j['unjudged']}"
+                + (f" (e.g. {j['error_example']})" if j.get("error_example") else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+    for name, s in summaries.items():
         if "note" in s:
             console.print(
                 f"[cyan]{name}: {s['note']}[/] ({s.get('submission', '')})",

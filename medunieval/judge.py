@@ -256,12 +256,12 @@ class Judge:
         return self.backend.fingerprint()
 
     def describe(self) -> dict[str, Any]:
-        """What the manifest records about the judge."""
+        """What the manifest records about the judge (no fingerprint if it was never needed)."""
         return {
             "preset": self.preset.name,
             "model": self.preset.model,
             "backend": self.preset.backend,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self._backend.fingerprint() if self._backend is not None else None,
             "generation": self.params.to_dict(),
             "retries": self.retries,
         }

@@ -84,6 +84,7 @@ def test_vqa_judge_end_to_end_cache_and_rescore(tmp_path, data_root, scripted_ju
         assert r["scores"]["compat"]["correct"] is expected
     summary = run_summary(tmp_path, "vqa_rad")
     assert summary["judge"]["judged"] == n_open and summary["judge"]["errors"] == 0
+    assert f"judged {n_open}, judge errors 0" in res.output
     assert summary["judge"]["open_policy"]["strict"] == "judge"
     manifest = json.loads((tmp_path / "runs" / "r1" / "manifest.json").read_text())
     assert manifest["judge"]["preset"] == "scripted-judge"
