@@ -52,7 +52,10 @@ def main() -> None:
                 for c in range(args.copies):
                     for r in rows:
                         sid = f"{r['prompt_id']}-{c}"
-                        d.write(json.dumps(dict(r, prompt_id=sid)) + "\n")
+                        # distinct prompts, else the engine asks one generation for all copies
+                        turns = [*r["prompt"][:-1], dict(r["prompt"][-1])]
+                        turns[-1]["content"] += f" (case {c})"
+                        d.write(json.dumps(dict(r, prompt_id=sid, prompt=turns)) + "\n")
                         p.write(json.dumps({"id": sid, "response": f"answer {c}"}) + "\n")
             items = args.copies * sum(len(r["rubrics"]) for r in rows)
             for run_id, bucket in (("cold", cold), ("warm", warm)):
