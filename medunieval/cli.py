@@ -309,7 +309,7 @@ def list_(what: str = typer.Argument(..., help="benchmarks | models | backends")
                     name,
                     b.title,
                     b.task,
-                    b.hub.describe() if b.hub else "local only",
+                    b.hub.describe() if b.hub else (b.url or "local only"),
                     b.description,
                 )
         elif what == "models":

@@ -181,3 +181,11 @@ def test_malformed_rows_are_sample_errors(tmp_path):
         "malformed_row",
         None,
     ]
+
+
+def test_cli_without_data_and_network_exits_2_naming_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDUNIEVAL_DATA_CACHE", str(tmp_path / "dl"))
+    preds = write_predictions(tmp_path / "p.jsonl", [("healthbench", "x", "ok")])
+    res = replay_cli(tmp_path, preds, ["healthbench"])
+    assert res.exit_code == 2
+    assert "--data healthbench=PATH" in res.output

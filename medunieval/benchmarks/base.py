@@ -109,7 +109,8 @@ ToSample = Callable[[dict[str, Any], RowContext], Sample]
 class Benchmark:
     """A benchmark declaration.
 
-    ``task``: ``mcq`` (lettered options) or ``vqa`` (closed + open short answers).
+    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers), ``rubric``
+    (judge-graded dialogue) or ``diagnosis`` (ranked diagnosis list).
     ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
     ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
     format, which its compat scorer also compares against, unless ``compat_choice_keys``).
@@ -129,7 +130,7 @@ class Benchmark:
 
     name: str
     title: str
-    task: Literal["mcq", "vqa"]
+    task: Literal["mcq", "vqa", "rubric", "diagnosis"]
     to_sample: ToSample
     hub: HubSource | None
     local_files: tuple[str, ...]

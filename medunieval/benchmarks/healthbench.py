@@ -71,7 +71,7 @@ def _make(name: str, title: str, description: str) -> Benchmark:
     return Benchmark(
         name=name,
         title=title,
-        task="vqa",
+        task="rubric",
         to_sample=to_sample,
         hub=None,
         url=BASE_URL + FILES[name],

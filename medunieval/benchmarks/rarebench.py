@@ -116,7 +116,7 @@ def judge_prompt(prediction: str, gold: str) -> str:
 BENCHMARK = Benchmark(
     name="rarebench",
     title="RareBench",
-    task="vqa",
+    task="diagnosis",
     to_sample=to_sample,
     hub=None,
     local_files=("test.jsonl", "*.jsonl"),
