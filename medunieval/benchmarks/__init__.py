@@ -39,6 +39,9 @@ for _name, _target in {
     "healthbench_hard": "healthbench:BENCHMARK_HARD",
     "healthbench_consensus": "healthbench:BENCHMARK_CONSENSUS",
     "rarebench": "rarebench:BENCHMARK",
+    "iu_xray": "iu_xray:BENCHMARK",
+    "mimic_cxr": "mimic_cxr:BENCHMARK",
+    "chexpert_plus": "chexpert_plus:BENCHMARK",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

@@ -109,8 +109,9 @@ ToSample = Callable[[dict[str, Any], RowContext], Sample]
 class Benchmark:
     """A benchmark declaration.
 
-    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers), ``rubric``
-    (judge-graded dialogue) or ``diagnosis`` (ranked diagnosis list).
+    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers), ``report``
+    (report generation: the fixed report prompt, report metrics), ``rubric`` (judge-graded
+    dialogue) or ``diagnosis`` (ranked diagnosis list).
     ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
     ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
     format, which its compat scorer also compares against, unless ``compat_choice_keys``).
@@ -122,7 +123,9 @@ class Benchmark:
     ``answers_public``: False for splits whose answers are withheld (MMMU test): no score is
     reported, and ``submission(records)`` builds the file to upload to the official server.
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
-    sample's own closed/open/mcq).
+    sample's own closed/open/mcq); the first one stratifies seeded subsets (``suites.py``).
+    ``version``: bumped when the samples, prompt or scoring change meaning; recorded in the
+    manifest so the leaderboard never mixes results of different versions silently.
     ``url``: the official data file at a plain URL (downloaded once when no local data is given).
     ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
     ``medunieval/judge.py``); None for rule-scored benchmarks.
@@ -130,7 +133,7 @@ class Benchmark:
 
     name: str
     title: str
-    task: Literal["mcq", "vqa", "rubric", "diagnosis"]
+    task: Literal["mcq", "vqa", "report", "rubric", "diagnosis"]
     to_sample: ToSample
     hub: HubSource | None
     local_files: tuple[str, ...]
@@ -150,6 +153,7 @@ class Benchmark:
     answers_public: bool = True
     submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
+    version: str = "1"
     url: str | None = None
     judge: str | None = None
 
@@ -168,6 +172,8 @@ class Benchmark:
         standard builders for benchmarks whose published prompt has another layout)."""
         if self.prompt_builder is not None:
             text = self.prompt_builder(self, sample, reasoning)
+        elif self.task == "report":
+            text = prompts.REPORT_PROMPT
         elif self.task == "mcq":
             text = prompts.multiple_choice(
                 sample.question, self.formatted_choices(sample.choices or {}), self.lang, reasoning
@@ -275,7 +281,7 @@ class Benchmark:
             benchmark=self.name,
             question=str(row.get("question", "")),
             answer=str(row.get("answer", "")),
-            answer_type="mcq" if self.task == "mcq" else "open",
+            answer_type=self.task if self.task in ("mcq", "report") else "open",
             error=err,
         )
 

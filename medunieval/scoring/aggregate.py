@@ -11,7 +11,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, judged
+from . import compat, judged, report_metrics
 from .profiles import PROFILES
 
 _NOT_METRICS = {"correct", "parsed", "closed"}
@@ -91,6 +91,9 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
     answered = n - failed
     profiles: dict[str, Any] = {}
     for profile in PROFILES:
+        if bench.task == "report":
+            profiles[profile] = report_metrics.summarize(records, profile)
+            continue
         correct = sum(bool(r.scores[profile]["correct"]) for r in records)
         parsed = sum(bool(r.scores[profile]["parsed"]) for r in records if not r.failed)
         entry: dict[str, Any] = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, judged, strict
+from . import compat, judged, report_metrics, strict
 
 PROFILES: tuple[str, ...] = ("strict", "compat")
 
@@ -44,6 +44,9 @@ def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
     unparsed) in both profiles; it stays in every denominator."""
     if rec.failed:
         return {p: _failed_verdict(rec) for p in PROFILES}
+    if bench.task == "report":
+        text = rec.response.text if rec.response and rec.response.text is not None else ""
+        return {p: report_metrics.score(p, rec.answer, text) for p in PROFILES}
     if bench.judge in ("rubric", "diagnosis"):
         return judged.score(bench, rec) or {}
     return {"strict": strict.score(rec), "compat": compat_score(bench, rec)}
