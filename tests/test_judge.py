@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, load_samples, replay_cli, run_records, run_summary, write_predictions
 from typer.testing import CliRunner
 
@@ -200,3 +201,33 @@ def test_unknown_judge_preset_is_a_config_error(tmp_path, data_root):
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--judge", "no-such-judge", data_dir=data_root)
     assert res.exit_code == 2
     assert "no-such-judge" in res.output
+
+
+def test_judge_through_the_openai_backend_against_a_local_server(tmp_path, data_root, monkeypatch):
+    """Any backend can judge: here the OpenAI-compatible one, on a local fake server."""
+    pytest.importorskip("openai")
+    from fake_chat_server import FakeChatServer
+
+    monkeypatch.setenv("MUE_JUDGE_KEY", "sk-judge-test")
+    preds, samples = _vqa_preds(tmp_path, data_root)
+    n_open = sum(s.answer_type == "open" for s in samples)
+    with FakeChatServer(answer="<think>same meaning</think>\n<judge>0</judge>") as server:
+        preset = tmp_path / "api-judge.yaml"
+        preset.write_text(json.dumps({
+            "name": "api-judge", "model": "judge-model", "backend": "openai",
+            "options": {"base_url": server.base_url, "api_key_env": "MUE_JUDGE_KEY",
+                        "concurrency": 4, "max_retries": 1, "timeout_s": 5},
+        }))  # fmt: skip
+        res = replay_cli(tmp_path, preds, ["vqa_rad"], "--judge", preset, data_dir=data_root)
+        assert res.exit_code == 0, res.output
+        assert len(server.log) == n_open
+        assert {e["body"]["temperature"] for e in server.log} == {0.0}
+        assert all("The standard answer:" in e["prompt"] for e in server.log)
+        summary = run_summary(tmp_path, "vqa_rad")
+        assert summary["judge"]["judged"] == n_open
+        opened = summary["profiles"]["strict"]["subscores"]["answer_type"]["open"]
+        assert opened["score"] == 1.0  # the server's judge says "correct" to everything
+        res = replay_cli(
+            tmp_path, preds, ["vqa_rad"], "--judge", preset, data_dir=data_root, run_id="r2"
+        )
+        assert res.exit_code == 0 and len(server.log) == n_open  # verdicts from the store
