@@ -114,6 +114,16 @@ def print_summary(
                 soft_wrap=True,
             )
     for name, s in summaries.items():
+        if s.get("judge"):
+            j = s["judge"]
+            console.print(
+                f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
+                f"judge errors {j['errors']}, not judged {j['unjudged']}"
+                + (f" (e.g. {j['error_example']})" if j.get("error_example") else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+    for name, s in summaries.items():
         if "note" in s:
             console.print(
                 f"[cyan]{name}: {s['note']}[/] ({s.get('submission', '')})",
@@ -222,6 +232,12 @@ def run(
     concurrency: int | None = typer.Option(
         None, min=1, help="openai: requests in flight (default: the preset's, else 8)."
     ),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
+        "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -261,6 +277,7 @@ def run(
             ray_address=ray_address,
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
+            judge=judge,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -336,13 +353,20 @@ def _profiles(profile: str) -> tuple[str, ...]:
 def rescore(
     run_dir: Path = typer.Argument(..., help="A run directory (results/runs/<run-id>)."),
     profile: str = typer.Option("both", help="Profiles to show: both | strict | compat."),
+    judge: str | None = typer.Option(
+        None, "--judge", help="Judge preset: fill the judge verdicts records are missing."
+    ),
+    cache: Path | None = typer.Option(
+        None, envvar="MEDUNIEVAL_CACHE", help="Response store for judge verdicts."
+    ),
 ) -> None:
-    """Re-score a finished (or partial) run with the current scorers; never calls a model."""
+    """Re-score a finished (or partial) run with the current scorers; never calls the model
+    (with --judge, only the judge, for verdicts still missing)."""
     from .engine import rescore as do_rescore
 
     try:
         profiles = _profiles(profile)
-        summaries = do_rescore(run_dir)
+        summaries = do_rescore(run_dir, judge=judge, cache=cache)
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary(summaries, profiles)
@@ -366,7 +390,7 @@ def list_(
                     name,
                     b.title,
                     b.task,
-                    b.hub.describe() if b.hub else "local only",
+                    b.hub.describe() if b.hub else (b.url or "local only"),
                     b.description,
                 )
         elif what == "models":

@@ -19,10 +19,11 @@ from typing import Any
 from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
-from .benchmarks.base import Benchmark
+from .benchmarks.base import Benchmark, prior_turns
 from .data.sources import RawRows
 from .distributed.shards import select_shard
 from .errors import ConfigError, SampleError
+from .judge import Judge, judge_records
 from .manifest import environment, git_info
 from .presets import ModelPreset, resolve_model
 from .rundir import RunDir, atomic_write_json
@@ -80,6 +81,7 @@ class RunConfig:
     ray_address: str | None = None
     gpus: list[str] | None = None
     concurrency: int | None = None
+    judge: str | None = None
 
 
 @dataclass
@@ -199,7 +201,8 @@ def build_request(bench: Benchmark, sample: Sample, params: GenParams, reasoning
         _check_image(data, ref.source)
         parts.append(ImagePart(ref=ref, digest=sha256_hex(data)))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
-    return Request(sample.id, bench.name, (Message("user", tuple(parts)),), params)
+    messages = (*prior_turns(sample), Message("user", tuple(parts)))
+    return Request(sample.id, bench.name, messages, params)
 
 
 def _check_image(data: bytes, source: str) -> None:
@@ -300,6 +303,14 @@ class Engine:
         self._close_backend = close_backend
         self._store: ResponseStore | None = None
         self._records: dict[str, Record] = {}  # the current benchmark's records, by sample id
+        self._judge: Judge | None = None
+        if cfg.judge is not None:  # unknown judge preset / backend -> ConfigError now
+            self._judge = Judge.from_spec(
+                cfg.judge,
+                store_path(cfg) if cfg.use_cache else None,
+                batch_size=cfg.batch_size,
+                device=cfg.device,
+            )
 
     @property
     def loaded_backend(self) -> Backend | None:
@@ -350,6 +361,8 @@ class Engine:
             )
             if self._backend is not None:
                 manifest["backend"]["fingerprint"] = self._backend.fingerprint()
+            if self._judge is not None:
+                manifest["judge"] = self._judge.describe()
             rd.write_manifest(manifest)
             write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
             return RunResult(rd.path, results)
@@ -358,6 +371,8 @@ class Engine:
                 self._backend.close()
             if self._store is not None:
                 self._store.close()
+            if self._judge is not None:
+                self._judge.close()
             rd.unlock()
 
     def _new_manifest(self) -> dict[str, Any]:
@@ -419,6 +434,8 @@ class Engine:
         if todo:
             self._generate(bench, todo, params, result)
         records = [self._records[s.id] for s in samples if s.id in self._records]
+        if self._judge is not None and judge_records(bench, records, self._judge):
+            rd.rewrite_records(bench.name, list(self._records.values()))
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
         summary["usage"] = usage_summary(records, self.preset.options.get("price"))
@@ -499,14 +516,23 @@ def write_submission(
     summary["submission"] = str(path)
 
 
-def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
-    """Re-score every record of a run with the current scorers; rewrites records + summaries."""
+def cache_path(cache: Path | None, output: Path) -> Path:
+    """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
+    return cache or (output.parent / "cache" / "responses.sqlite")
+
+
+def rescore(
+    run_path: Path, judge: str | None = None, cache: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Re-score every record of a run with the current scorers; rewrites records + summaries.
+    With ``judge`` (a preset), records still missing a judge verdict are judged first."""
     rd = RunDir(run_path)
     if not rd.path.is_dir():
         raise ConfigError(f"{run_path} is not a run directory")
     benches = rd.benchmarks()
     if not benches:
         raise ConfigError(f"{run_path} holds no records (expected <bench>/records.jsonl)")
+    judge_ = Judge.from_spec(judge, cache_path(cache, rd.path.parent)) if judge else None
     rd.lock()
     try:
         out: dict[str, dict[str, Any]] = {}
@@ -515,6 +541,8 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
             records = rd.read_records(name)
             for rec in records:
                 rec.scores = score_record(bench, rec)
+            if judge_ is not None:
+                judge_records(bench, records, judge_)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
             write_submission(rd, bench, records, summary)
@@ -524,7 +552,12 @@ def rescore(run_path: Path) -> dict[str, dict[str, Any]]:
             rd.write_summary(name, summary)
             out[name] = summary
         manifest = rd.read_manifest() or {}
+        if judge_ is not None and manifest:
+            manifest["judge"] = judge_.describe()
+            rd.write_manifest(manifest)
         write_run_summary(rd, manifest.get("model", {}).get("name"), out)
         return out
     finally:
+        if judge_ is not None:
+            judge_.close()
         rd.unlock()

@@ -173,3 +173,20 @@ def score_text(bench: str, sample, text: str) -> dict:
         choices=sample.choices,
     )
     return score_record(BENCHMARKS.get(bench), rec)
+
+
+@pytest.fixture()
+def scripted_judge(tmp_path: Path):
+    """Registers the ``scripted`` judge backend; yields its class (reset) and a preset YAML."""
+    from judge_helpers import ScriptedJudge, judge_preset, vqa_rule
+
+    from medunieval.backends import BACKENDS
+
+    BACKENDS.register("scripted", ScriptedJudge)
+    ScriptedJudge.calls = 0
+    ScriptedJudge.prompts = []
+    ScriptedJudge.script = staticmethod(vqa_rule)
+    try:
+        yield ScriptedJudge, judge_preset(tmp_path)
+    finally:
+        BACKENDS._items.pop("scripted", None)

@@ -25,7 +25,7 @@ from ..data.sources import (
     snapshot_hub,
 )
 from ..errors import ConfigError, SampleError
-from ..types import MediaRef, Sample
+from ..types import MediaRef, Message, Sample, TextPart
 
 
 class SkipRow(Exception):
@@ -109,8 +109,9 @@ ToSample = Callable[[dict[str, Any], RowContext], Sample]
 class Benchmark:
     """A benchmark declaration.
 
-    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers) or ``report``
-    (report generation: the fixed report prompt, report metrics).
+    ``task``: ``mcq`` (lettered options), ``vqa`` (closed + open short answers), ``report``
+    (report generation: the fixed report prompt, report metrics), ``rubric`` (judge-graded
+    dialogue) or ``diagnosis`` (ranked diagnosis list).
     ``local_files``: file names looked for, in order, when ``--data-dir`` is a directory.
     ``choice_format``: how options are written in the prompt (MedUniEval's per-benchmark
     format, which its compat scorer also compares against, unless ``compat_choice_keys``).
@@ -125,11 +126,14 @@ class Benchmark:
     sample's own closed/open/mcq); the first one stratifies seeded subsets (``suites.py``).
     ``version``: bumped when the samples, prompt or scoring change meaning; recorded in the
     manifest so the leaderboard never mixes results of different versions silently.
+    ``url``: the official data file at a plain URL (downloaded once when no local data is given).
+    ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
+    ``medunieval/judge.py``); None for rule-scored benchmarks.
     """
 
     name: str
     title: str
-    task: Literal["mcq", "vqa", "report"]
+    task: Literal["mcq", "vqa", "report", "rubric", "diagnosis"]
     to_sample: ToSample
     hub: HubSource | None
     local_files: tuple[str, ...]
@@ -150,6 +154,8 @@ class Benchmark:
     submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
     version: str = "1"
+    url: str | None = None
+    judge: str | None = None
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
@@ -210,6 +216,10 @@ class Benchmark:
             if len(files) == 1:
                 return read_local(files[0], self.lazy_columns)
             return read_many(files, path, self.lazy_columns)
+        if self.hub is None and self.url is not None:
+            from ..data.download import fetch_url
+
+            return self.load_raw(fetch_url(self.url, self.name))
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "
@@ -274,6 +284,14 @@ class Benchmark:
             answer_type=self.task if self.task in ("mcq", "report") else "open",
             error=err,
         )
+
+
+def prior_turns(sample: Sample) -> tuple[Message, ...]:
+    """The turns before the final user message of a multi-turn sample: ``meta["conversation"]``
+    holds the whole prompt conversation ([{role, content}], ending with the user turn that the
+    benchmark's prompt renders); single-turn samples have none."""
+    turns = sample.meta.get("conversation") or []
+    return tuple(Message(t["role"], (TextPart(str(t["content"])),)) for t in turns[:-1])
 
 
 # ----------------------------------------------------------------------- mapping helpers

@@ -24,6 +24,7 @@ BENCHMARK = Benchmark(
     lazy_columns=("image",),
     group_by=("answer_type", "question_type"),
     compat_vqa="path_vqa",
+    judge="vqa",
     max_new_tokens=128,
     description="Pathology VQA (yes/no closed + open)",
 )

@@ -37,6 +37,7 @@ BENCHMARK = Benchmark(
     row_filter=lambda row: row.get("q_lang", "en") == "en",
     group_by=("answer_type", "modality", "content_type"),
     compat_vqa="slake",
+    judge="vqa",
     max_new_tokens=128,
     description="Bilingual radiology VQA; English test questions (1,061)",
 )

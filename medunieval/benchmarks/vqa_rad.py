@@ -28,6 +28,7 @@ BENCHMARK = Benchmark(
     image_dirs=("", "images", "VQA_RAD Image Folder"),
     group_by=("answer_type", "question_type", "image_organ"),
     compat_vqa="vqa_rad",
+    judge="vqa",
     max_new_tokens=128,
     description="Radiology VQA, 451 test QA (251 yes/no closed, 200 open)",
 )

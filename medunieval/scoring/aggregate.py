@@ -11,7 +11,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, report_metrics
+from . import compat, judged, report_metrics
 from .profiles import PROFILES
 
 _NOT_METRICS = {"correct", "parsed", "closed"}
@@ -68,6 +68,12 @@ def _compat_native(bench: Benchmark, records: list[Record]) -> dict[str, Any] | 
 
 def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
     """The summary of one benchmark's records (records must already carry their scores)."""
+    if bench.judge == "rubric":
+        from .healthbench import summarize as healthbench_summary
+
+        hb = healthbench_summary(bench, records)
+        judged.extend_summary(bench, records, hb)
+        return hb
     n = len(records)
     kinds = Counter(k for k in (r.error_kind() for r in records) if k is not None)
     failed = sum(kinds.values())
@@ -113,7 +119,7 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
         )
         for kind in kinds
     }
-    return {
+    summary = {
         "benchmark": bench.name,
         "title": bench.title,
         "n": n,
@@ -122,3 +128,5 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
         "error_examples": examples,
         "profiles": profiles,
     }
+    judged.extend_summary(bench, records, summary)
+    return summary

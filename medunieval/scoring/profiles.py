@@ -6,7 +6,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, report_metrics, strict
+from . import compat, judged, report_metrics, strict
 
 PROFILES: tuple[str, ...] = ("strict", "compat")
 
@@ -36,7 +36,7 @@ def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
         raise ValueError(f"{bench.name}: no compat scorer declared")
     out = compat.vqa_sample(bench.compat_vqa, rec.answer, text, closed=rec.answer_type == "closed")
     out.setdefault("parsed", True)  # MedUniEval never reports an unparsed VQA answer
-    return out
+    return judged.apply_vqa_judge(out, rec)
 
 
 def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
@@ -47,4 +47,6 @@ def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
     if bench.task == "report":
         text = rec.response.text if rec.response and rec.response.text is not None else ""
         return {p: report_metrics.score(p, rec.answer, text) for p in PROFILES}
+    if bench.judge in ("rubric", "diagnosis"):
+        return judged.score(bench, rec) or {}
     return {"strict": strict.score(rec), "compat": compat_score(bench, rec)}

@@ -3,8 +3,8 @@
 - mcq: the option letter from ``extract.extract_choice``; none or several -> unparsed, wrong.
 - closed, gold yes/no: ``extract.extract_yes_no`` (whole words); none or both -> unparsed, wrong.
 - closed, other gold: normalised exact match of the answer span.
-- open: a judge verdict when the record carries one, else normalised exact match; token F1 is
-  reported beside it.
+- open: a judge verdict when the record carries one (a judge error: unparsed, wrong, flagged),
+  else normalised exact match; token F1 is reported beside it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ def score(rec: Record) -> dict[str, Any]:
     if rec.answer_type == "open":
         verdict["token_f1"] = extract.token_f1(span, rec.answer)
         verdict["scored_by"] = "exact_match"
-        if rec.judge is not None and isinstance(rec.judge.get("correct"), bool):
-            verdict["correct"] = rec.judge["correct"]
+        judge = rec.judge if rec.judge and rec.judge.get("task", "vqa") == "vqa" else None
+        if judge is not None and judge.get("error"):
+            verdict.update(correct=False, parsed=False, judge_error=True, scored_by="judge_error")
+        elif judge is not None and isinstance(judge.get("correct"), bool):
+            verdict["correct"] = judge["correct"]
             verdict["scored_by"] = "judge"
     return verdict

@@ -1,0 +1,1 @@
+"""Judge prompt templates, kept as package data (byte-exact protocol text)."""
