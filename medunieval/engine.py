@@ -167,7 +167,7 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
 
 def store_path(cfg: RunConfig) -> Path:
     """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
-    return cfg.cache or (cfg.output.parent / "cache" / "responses.sqlite")
+    return cache_path(cfg.cache, cfg.output)
 
 
 def shard_suffix(cfg: RunConfig) -> str:
