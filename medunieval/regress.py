@@ -98,34 +98,16 @@ def compare(
     out: list[Verdict] = []
     for name in sorted(baseline.summaries):
         base_score, base_correct, base_n = _score(baseline.summaries[name], profile)
-        if name not in candidate.summaries:
-            out.append(
-                Verdict(
-                    name,
-                    "missing",
-                    "-",
-                    base_score,
-                    None,
-                    None,
-                    0,
-                    detail="benchmark absent from the candidate run",
-                )
-            )
-            continue
-        cand_score, _, cand_n = _score(candidate.summaries[name], profile)
+        cand_score, cand_n = None, 0
+        if name in candidate.summaries:
+            cand_score, _, cand_n = _score(candidate.summaries[name], profile)
         if base_score is None or cand_score is None:
-            out.append(
-                Verdict(
-                    name,
-                    "missing",
-                    "-",
-                    base_score,
-                    cand_score,
-                    None,
-                    0,
-                    detail=f"no {profile} score on one side",
-                )
+            why = (
+                "benchmark absent from the candidate run"
+                if name not in candidate.summaries
+                else f"no {profile} score on one side"
             )
+            out.append(Verdict(name, "missing", "-", base_score, cand_score, None, 0, detail=why))
             continue
         b_v, c_v = baseline.verdicts.get(name), candidate.verdicts.get(name)
         if b_v and c_v:

@@ -32,6 +32,25 @@ def _cell_text(row: Row, col: int, delta: bool, ci: bool) -> str:
     return text
 
 
+def _cells(
+    row: Row,
+    marks: dict[int, str],
+    n: int,
+    delta: bool,
+    ci: bool,
+    escape: Callable[[str], str],
+    best: str,
+    second: str,
+) -> list[str]:
+    """A row's cell texts, escaped for the format, with the best / second-best wrappers."""
+    out = []
+    for c in range(n):
+        text = escape(_cell_text(row, c, delta, ci))
+        wrap = {"best": best, "second": second}.get(marks.get(c, ""), "{}")
+        out.append(wrap.format(text))
+    return out
+
+
 def _legend(table: RefTable, delta: bool, ci: bool) -> list[str]:
     used = {
         m
@@ -74,14 +93,7 @@ def render_md(table: RefTable, delta: bool = False, ci: bool = False) -> str:
     for label, rows in _rows(table):
         lines.append(f"| ***{label}*** |" + " |" * len(cols))
         for row, marks in rows:
-            cells = []
-            for c in range(len(cols)):
-                text = _cell_text(row, c, delta, ci)
-                if marks.get(c) == "best":
-                    text = f"**{text}**"
-                elif marks.get(c) == "second":
-                    text = f"<u>{text}</u>"
-                cells.append(text)
+            cells = _cells(row, marks, len(cols), delta, ci, str, "**{}**", "<u>{}</u>")
             lines.append(f"| {row.model} | " + " | ".join(cells) + " |")
     lines += [""] + _legend(table, delta, ci)
     return "\n".join(lines) + "\n"
@@ -132,14 +144,7 @@ def render_latex(table: RefTable, delta: bool = False, ci: bool = False) -> str:
             out.append(r"\midrule")
         out.append(rf"\multicolumn{{{n + 1}}}{{l}}{{\textit{{{_tex(label)}}}}} \\")
         for row, marks in rows:
-            cells = []
-            for c in range(n):
-                text = _tex(_cell_text(row, c, delta, ci))
-                if marks.get(c) == "best":
-                    text = rf"\textbf{{{text}}}"
-                elif marks.get(c) == "second":
-                    text = rf"\underline{{{text}}}"
-                cells.append(text)
+            cells = _cells(row, marks, n, delta, ci, _tex, r"\textbf{{{}}}", r"\underline{{{}}}")
             out.append(_tex(row.model) + " & " + " & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     out += ["% " + line for line in _legend(table, delta, ci)]
@@ -194,14 +199,10 @@ def render_html(table: RefTable, delta: bool = False, ci: bool = False) -> str:
     for label, rows in _rows(table):
         out.append(f'<tbody><tr class="group"><th colspan="{n + 1}"><i>{esc(label)}</i></th></tr>')
         for row, marks in rows:
-            cells = []
-            for c in range(n):
-                text = esc(_cell_text(row, c, delta, ci))
-                if marks.get(c) == "best":
-                    text = f"<b>{text}</b>"
-                elif marks.get(c) == "second":
-                    text = f"<u>{text}</u>"
-                cells.append(f"<td>{text}</td>")
+            cells = [
+                f"<td>{t}</td>"
+                for t in _cells(row, marks, n, delta, ci, esc, "<b>{}</b>", "<u>{}</u>")
+            ]
             cls = ' class="run"' if row.run else ""
             out.append(f"<tr{cls}><th>{esc(row.model)}</th>{''.join(cells)}</tr>")
         out.append("</tbody>")

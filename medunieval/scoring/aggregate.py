@@ -7,6 +7,7 @@ with its count; failed samples stay in every denominator.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from ..benchmarks.base import Benchmark
@@ -15,6 +16,18 @@ from . import compat, judged, report_metrics
 from .profiles import PROFILES
 
 _NOT_METRICS = {"correct", "parsed", "closed"}
+
+
+def error_examples(records: list[Record], kinds: Iterable[str]) -> dict[str, str | None]:
+    """One example reason per error kind (the first record of that kind)."""
+    return {
+        kind: next(
+            (r.error or {}).get("reason") or (r.response.error if r.response else None)
+            for r in records
+            if r.error_kind() == kind
+        )
+        for kind in kinds
+    }
 
 
 def _group_value(rec: Record, field: str) -> str | None:
@@ -111,14 +124,7 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
             if native is not None:
                 entry["native"] = native
         profiles[profile] = entry
-    examples = {
-        kind: next(
-            (r.error or {}).get("reason") or (r.response.error if r.response else None)
-            for r in records
-            if r.error_kind() == kind
-        )
-        for kind in kinds
-    }
+    examples = error_examples(records, kinds)
     summary = {
         "benchmark": bench.name,
         "title": bench.title,

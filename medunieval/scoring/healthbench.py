@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..types import Record
+from .aggregate import error_examples
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 42  # MedUniEval seeds NumPy's global RNG with 42 per dataset
@@ -156,14 +157,7 @@ def summarize(bench: Any, records: list[Record]) -> dict[str, Any]:
         "metrics": {},
         "final_metrics": final,
     }
-    examples = {
-        kind: next(
-            (r.error or {}).get("reason") or (r.response.error if r.response else None)
-            for r in records
-            if r.error_kind() == kind
-        )
-        for kind in kinds
-    }
+    examples = error_examples(records, kinds)
     out: dict[str, Any] = {
         "benchmark": bench.name,
         "title": bench.title,
