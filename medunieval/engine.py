@@ -20,6 +20,7 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark
+from .data.parts import MediaSpecs, media_part, media_specs
 from .data.sources import RawRows
 from .errors import ConfigError, SampleError
 from .manifest import environment, git_info
@@ -30,7 +31,6 @@ from .scoring.profiles import score_record
 from .store import ResponseStore
 from .types import (
     GenParams,
-    ImagePart,
     Message,
     Record,
     Request,
@@ -148,15 +148,19 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     return f"{_slug(preset.name)}-{sha256_hex(canonical_json(ident).encode())[:10]}"
 
 
-def build_request(bench: Benchmark, sample: Sample, params: GenParams, reasoning: bool) -> Request:
+def build_request(
+    bench: Benchmark,
+    sample: Sample,
+    params: GenParams,
+    reasoning: bool,
+    specs: MediaSpecs | None = None,
+) -> Request:
     """The request for one sample; a broken row or unreadable media raises ``SampleError``."""
     if sample.error is not None:
         raise sample.error
     parts: list[Any] = []
     for ref in sample.media:
-        data = ref.read_bytes()
-        _check_image(data, ref.source)
-        parts.append(ImagePart(ref=ref, digest=sha256_hex(data)))
+        parts.append(media_part(ref, specs or media_specs(bench)))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
     return Request(sample.id, bench.name, (Message("user", tuple(parts)),), params)
 
@@ -208,7 +212,7 @@ def _record(
         prompt=request.prompt_text() if request else None,
         response=_check_size(response),
         choices=sample.choices,
-        media=[{"source": p.ref.source, "sha256": p.digest} for p in request.images()]
+        media=[{"source": p.ref.source, "sha256": p.digest} for p in request.media()]
         if request
         else [{"source": m.source} for m in sample.media],
         meta={k: v for k, v in sample.meta.items() if k != "context"},
@@ -241,6 +245,7 @@ class Engine:
         self._backend: Backend | None = None
         self._store: ResponseStore | None = None
         self._records: dict[str, Record] = {}  # the current benchmark's records, by sample id
+        self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
 
     # backend and store are created on first need: a finished run re-scores without a model
     @property
@@ -332,6 +337,9 @@ class Engine:
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
         }
+        self._specs = media_specs(bench, self.preset.options)
+        if any(m.kind != "image" for s in samples for m in s.media):
+            manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
         # The run lock makes this process the only writer: the records read here plus those it
         # emits are the file's content, so it is read once, not again at the end.
@@ -361,7 +369,7 @@ class Engine:
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
         for sample in todo:
             try:
-                req = build_request(bench, sample, params, self.cfg.reasoning)
+                req = build_request(bench, sample, params, self.cfg.reasoning, self._specs)
             except SampleError as exc:
                 failed.append(_record(sample, None, None, None, exc))
                 continue

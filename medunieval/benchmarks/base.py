@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from .. import prompts
 from ..data.media import file_image, hf_image
+from ..data.parts import path_ref
 from ..data.sources import (
     LOCAL_SUFFIXES,
     HubSource,
@@ -24,6 +25,8 @@ from ..data.sources import (
     read_many,
     snapshot_hub,
 )
+from ..data.video import VideoSpec
+from ..data.volume import VolumeSpec
 from ..errors import ConfigError, SampleError
 from ..types import MediaRef, Sample
 
@@ -101,6 +104,24 @@ class RowContext:
             return file_image(self.raw.root, value, self.bench.image_dirs)
         return hf_image(value, self.raw.root, self.where)
 
+    def volume(self, row: dict[str, Any], column: str) -> MediaRef:
+        """A lazy 3D volume reference (NIfTI, ``.npy`` or slice folder) for ``row[column]``."""
+        return self._path_media("volume", row, column)
+
+    def video(self, row: dict[str, Any], column: str) -> MediaRef:
+        """A lazy video reference (a video file or a folder of frames) for ``row[column]``."""
+        return self._path_media("video", row, column)
+
+    def _path_media(self, kind: str, row: dict[str, Any], column: str) -> MediaRef:
+        value = row.get(column)
+        if isinstance(value, (list, tuple)) and len(value) == 1:  # LLaVA-style ``video: [dir]``
+            value = value[0]
+        if not isinstance(value, str) or not value.strip():
+            raise SampleError("malformed_row", f"{self.where}: missing {kind} path {column!r}")
+        if self.raw.root is None:
+            raise SampleError("missing_media", f"{self.where}: {kind} path without a data root")
+        return path_ref(kind, self.raw.root, value)
+
 
 ToSample = Callable[[dict[str, Any], RowContext], Sample]
 
@@ -123,6 +144,8 @@ class Benchmark:
     reported, and ``submission(records)`` builds the file to upload to the official server.
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
     sample's own closed/open/mcq).
+    ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
+    ``options["volume"]`` / ``options["video"]`` override them; see ``data/volume.py``).
     """
 
     name: str
@@ -147,6 +170,8 @@ class Benchmark:
     answers_public: bool = True
     submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
+    volume_spec: VolumeSpec = VolumeSpec()
+    video_spec: VideoSpec = VideoSpec()
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
