@@ -146,6 +146,7 @@ class Benchmark:
     sample's own closed/open/mcq).
     ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
     ``options["volume"]`` / ``options["video"]`` override them; see ``data/volume.py``).
+    ``local_reader``: reads local data itself (layouts that are no single table of rows).
     """
 
     name: str
@@ -172,6 +173,7 @@ class Benchmark:
     row_filter: Callable[[dict[str, Any]], bool] | None = None
     volume_spec: VolumeSpec = VolumeSpec()
     video_spec: VideoSpec = VideoSpec()
+    local_reader: Callable[[Benchmark, Path], RawRows] | None = None
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
@@ -224,6 +226,8 @@ class Benchmark:
 
     def load_raw(self, path: Path | None) -> RawRows:
         """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
+        if path is not None and self.local_reader is not None:
+            return self.local_reader(self, path)
         if path is not None:
             files = self.resolve_local(path)
             for file in files:

@@ -116,8 +116,10 @@ def _file_frames(path: Path, spec: VideoSpec) -> tuple[list[Any], list[float]]:
         last: tuple[Any, float] | None = None
         ti = 0
         for frame in container.decode(stream):
-            t = (float(frame.pts) * tb - start) if frame.pts is not None and tb else float(
-                frame.time or 0.0
+            t = (
+                (float(frame.pts) * tb - start)
+                if frame.pts is not None and tb
+                else float(frame.time or 0.0)
             )
             if ti < len(targets) and t >= targets[ti] - 1e-6:
                 img = resize_image(frame.to_image(), spec.resize)

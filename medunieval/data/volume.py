@@ -17,8 +17,9 @@ Sampling (``sample_indices``) of ``n`` slices with ``num_slices = N``:
 - ``max``: all slices when ``n <= N``, else ``uniform``.
 
 ``order`` ``descending`` reverses the sampled list. Windowing maps intensities to 0-255:
-a preset (CT Hounsfield ``(width, level)``), ``minmax`` over the sampled slices, or ``none``
-(values clipped to 0-255; for 8-bit slice images). ``resize``: ``none``, ``fit:N`` (longest
+a preset (CT Hounsfield ``(width, level)``), ``minmax`` over the sampled slices, ``none``
+(values clipped to 0-255; for 8-bit slice images) or ``auto`` (``none`` for slice folders,
+``minmax`` for NIfTI / npy). ``resize``: ``none``, ``fit:N`` (longest
 side N, aspect kept) or ``square:N``.
 
 Nothing is held between calls: ``load_frames`` reads, samples, converts and releases.
@@ -45,7 +46,7 @@ WINDOWS: dict[str, tuple[float, float]] = {
     "ct_brain": (80.0, 40.0),
     "ct_abdomen": (350.0, 50.0),
 }
-WINDOW_NAMES = ("minmax", "none", *WINDOWS)
+WINDOW_NAMES = ("auto", "minmax", "none", *WINDOWS)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".npy")
 _RESIZE = re.compile(r"^(none|fit:(\d+)|square:(\d+))$")
@@ -62,7 +63,7 @@ class VolumeSpec:
     sampling: str = "max"
     num_slices: int = 32
     order: str = "ascending"
-    window: str = "minmax"
+    window: str = "auto"
     resize: str = "none"
 
     def __post_init__(self) -> None:
@@ -250,9 +251,7 @@ def _folder_slices(path: Path, spec: VolumeSpec) -> tuple[list[Any], list[int]]:
     from PIL import Image
 
     if spec.axis != "axial":
-        raise SampleError(
-            "unsupported_media", f"{path}: a slice folder has only its axial slices"
-        )
+        raise SampleError("unsupported_media", f"{path}: a slice folder has only its axial slices")
     files = folder_files(path)
     idx = sample_indices(len(files), spec)
     out = []
@@ -292,14 +291,17 @@ def load_frames(path: Path, spec: VolumeSpec) -> list[Any]:
     from PIL import Image
 
     slices, _ = read_slices(path, spec)
-    if spec.window == "minmax":  # one range for the whole sampled stack
+    window = spec.window
+    if window == "auto":
+        window = "none" if path.is_dir() else "minmax"
+    if window == "minmax":  # one range for the whole sampled stack
         lo = min(float(s.min()) for s in slices)
         hi = max(float(s.max()) for s in slices)
         stack_window = [np.clip(s, lo, hi) for s in slices]
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         u8 = [((s - lo) * scale + 0.5).astype(np.uint8) for s in stack_window]
     else:
-        u8 = [window_to_uint8(s, spec.window) for s in slices]
+        u8 = [window_to_uint8(s, window) for s in slices]
     del slices
     return [
         resize_image(Image.fromarray(np.ascontiguousarray(a)).convert("RGB"), spec.resize)
