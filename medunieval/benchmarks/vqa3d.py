@@ -68,7 +68,7 @@ def _sid(row: dict[str, Any], ctx: RowContext) -> str:
     base = next(
         (row[k] for k in ("id", "question_id", "qid") if row.get(k) not in (None, "")), None
     )
-    sid = str(base if base is not None else ctx.index)
+    sid = str(base if base is not None else row.get("_row", ctx.index))
     return f"{sid}-{row['_mode']}" if "_mode" in row else sid
 
 
@@ -132,9 +132,9 @@ def expand_closed_open(rows: RawRows) -> RawRows:
     """Tabular rows with both options and a free-text answer (M3D-VQA) become two samples
     each: ``<id>-closed`` (the lettered question) and ``<id>-open`` (the free-text one)."""
     out: list[dict[str, Any]] = []
-    for _, row in rows:
+    for index, row in rows:
         if "conversations" not in row and any(row.get(f"Choice {k}") for k in "ABCD"):
-            out.extend({**row, "_mode": mode} for mode in ("closed", "open"))
+            out.extend({**row, "_mode": mode, "_row": index} for mode in ("closed", "open"))
         else:
             out.append(row)
     return RawRows(out, rows.origin, rows.fingerprint, rows.root, None, rows.cache)
