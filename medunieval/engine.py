@@ -20,7 +20,7 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark
-from .data.parts import MediaSpecs, media_part, media_specs
+from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
 from .errors import ConfigError, SampleError
 from .manifest import environment, git_info
@@ -367,11 +367,12 @@ class Engine:
         fp = self.backend.fingerprint()
         failed: list[Record] = []
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
-        for sample in todo:
-            try:
-                req = build_request(bench, sample, params, self.cfg.reasoning, self._specs)
-            except SampleError as exc:
-                failed.append(_record(sample, None, None, None, exc))
+        def build(sample: Sample) -> Request:
+            return build_request(bench, sample, params, self.cfg.reasoning, self._specs)
+
+        for sample, req in build_all(build, todo, media_workers(todo)):
+            if isinstance(req, SampleError):
+                failed.append(_record(sample, None, None, None, req))
                 continue
             by_key.setdefault(req.key(fp), []).append((sample, req))
         self._emit(bench, failed)

@@ -8,6 +8,9 @@ model preset's ``options["volume"]`` / ``options["video"]``); ``media_part`` tur
 from __future__ import annotations
 
 import io
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ from ..types import ImagePart, MediaRef, VideoPart, VolumePart, canonical_json, 
 from . import video as _video
 from . import volume as _volume
 from .media import safe_join
+
+MEDIA_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def media_part(
         path = _volume.source_path(ref)
         spec = specs.volume
         vpart = VolumePart(ref, _spec_digest(_volume.source_digest(path), spec), spec)
-        vpart.frames()
+        _volume.read_slices(path, spec)  # decodes what frames() will; the arrays are dropped
         return vpart
     if ref.kind == "video":
         path = _volume.source_path(ref)
@@ -75,6 +80,44 @@ def media_part(
     data = ref.read_bytes()
     check_image(data, ref.source)
     return ImagePart(ref=ref, digest=sha256_hex(data))
+
+
+def media_workers(samples: Sequence[Any]) -> int:
+    """Threads for building requests: 1 for image-only samples; for volumes and videos up to
+    ``MEDIA_WORKERS`` (decoding releases the GIL; each worker holds one decoded item)."""
+    if not any(m.kind != "image" for s in samples for m in s.media):
+        return 1
+    return max(1, min(MEDIA_WORKERS, os.cpu_count() or 1, len(samples)))
+
+
+def build_all(
+    build: Callable[[Any], Any], samples: Sequence[Any], workers: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(sample, build(sample) or its SampleError)`` in sample order, on ``workers`` threads
+    (at most ``2 * workers`` builds in flight, so memory stays bounded)."""
+
+    def one(sample: Any) -> Any:
+        try:
+            return build(sample)
+        except SampleError as exc:
+            return exc
+
+    if workers <= 1:
+        for sample in samples:
+            yield sample, one(sample)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="media") as pool:
+        pending: deque[tuple[Any, Any]] = deque()
+        for sample in samples:
+            pending.append((sample, pool.submit(one, sample)))
+            if len(pending) >= 2 * workers:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()
 
 
 def _listing(path: Path) -> bytes:
