@@ -210,3 +210,16 @@ def test_media_part_rejects_corrupt_volume_before_any_backend(tmp_path: Path) ->
     with pytest.raises(SampleError) as exc:
         media_part(path_ref("volume", tmp_path, "bad.nii.gz"), MediaSpecs())
     assert exc.value.kind == "corrupt_media"
+
+
+def test_missing_decoder_is_a_config_error(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    path = make_nifti(tmp_path / "v.nii.gz")
+    clip = make_mp4(tmp_path / "c.mp4", seconds=1.0)
+    monkeypatch.setitem(sys.modules, "nibabel", None)
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(ConfigError, match=r"needs nibabel: pip install 'medunieval\[media\]'"):
+        volume.load_frames(path, VolumeSpec())
+    with pytest.raises(ConfigError, match="needs av"):
+        video.load_frames(clip, VideoSpec())

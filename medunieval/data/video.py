@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SampleError
-from .volume import _RESIZE, _override, folder_files, resize_image
+from .volume import _RESIZE, MEDIA_HINT, _override, folder_files, resize_image
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -157,8 +157,10 @@ def load_frames(path: Path, spec: VideoSpec) -> tuple[list[Any], list[float]]:
         raise SampleError("unsupported_media", f"not a video file or frame folder: {path}")
     try:
         return reader(path, spec)
-    except SampleError:
+    except (SampleError, ConfigError):
         raise
+    except ImportError as exc:
+        raise ConfigError(f"decoding videos needs {exc.name}: {MEDIA_HINT}") from None
     except Exception as exc:  # av.error.*, PIL and OS errors on broken files
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         raise SampleError("corrupt_media", f"cannot decode video {path}: {msg}") from None

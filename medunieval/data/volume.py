@@ -49,6 +49,7 @@ WINDOWS: dict[str, tuple[float, float]] = {
 WINDOW_NAMES = ("auto", "minmax", "none", *WINDOWS)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".npy")
+MEDIA_HINT = "pip install 'medunieval[media]'"
 _RESIZE = re.compile(r"^(none|fit:(\d+)|square:(\d+))$")
 
 
@@ -269,8 +270,10 @@ def read_slices(path: Path, spec: VolumeSpec) -> tuple[list[Any], list[int]]:
     reader = {"nifti": _nifti_slices, "npy": _npy_slices, "folder": _folder_slices}[fmt]
     try:
         slices, idx = reader(path, spec)
-    except SampleError:
+    except (SampleError, ConfigError):
         raise
+    except ImportError as exc:
+        raise ConfigError(f"reading volumes needs {exc.name}: {MEDIA_HINT}") from None
     except FileNotFoundError:
         raise SampleError("missing_media", f"volume not found: {path}") from None
     except MemoryError:
