@@ -121,12 +121,31 @@ def print_summary(
                 soft_wrap=True,
             )
         for p in profiles if "profiles" in s else ():
+            if "empty" in s["profiles"][p]:  # report generation: every metric (score = ROUGE-L)
+                cells = "  ".join(
+                    f"{k}: {'-' if v['mean'] is None else format(v['mean'], '.4f')}"
+                    for k, v in s["profiles"][p]["metrics"].items()
+                )
+                empty = s["profiles"][p]["empty"]
+                console.print(f"[dim]{name} · {p} · empty={empty}[/]  {cells}", highlight=False)
             subs = s["profiles"][p]["subscores"]
             for field, groups in subs.items():
                 cells = "  ".join(
                     f"{k}: {_pct(v['score'])} (n={v['n']})" for k, v in groups.items()
                 )
                 console.print(f"[dim]{name} · {p} · {field}[/]  {cells}", highlight=False)
+    costs = [
+        (n, s["usage"]) for n, s in summaries.items() if (s.get("usage") or {}).get("cost_usd")
+    ]
+    for name, usage in costs:
+        console.print(
+            f"{name}: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
+            f"tokens, ${usage['cost_usd']:.4f}",
+            highlight=False,
+        )
+    if len(costs) > 1:
+        total = sum(u["cost_usd"] for _, u in costs)
+        console.print(f"run cost: ${total:.4f}", highlight=False)
 
 
 @app.command()
@@ -134,8 +153,15 @@ def run(
     model: str = typer.Option(
         ..., "--model", "-m", help="Preset name, preset YAML, local model dir or hub id."
     ),
-    bench: str = typer.Option(..., "--bench", "-b", help="Comma-separated benchmark ids."),
-    backend: str | None = typer.Option(None, help="hf | replay (default: the preset's)."),
+    bench: str | None = typer.Option(
+        None, "--bench", "-b", help="Comma-separated benchmark ids (or --suite)."
+    ),
+    suite: str | None = typer.Option(
+        None, help="A suite (paper-table-1, paper-table-2, paper-all, ci) or a suite YAML file."
+    ),
+    backend: str | None = typer.Option(
+        None, help="hf | vllm | openai | replay (default: the preset's)."
+    ),
     limit: int | None = typer.Option(
         None, min=1, help="Evaluate only the first N samples of each benchmark."
     ),
@@ -181,6 +207,21 @@ def run(
     profile: str = typer.Option(
         "both", help="Profiles to show: both | strict | compat (records always hold both)."
     ),
+    num_shards: int = typer.Option(1, min=1, help="Split every benchmark into K shards by id."),
+    shard_index: int = typer.Option(0, min=0, help="Run only this shard (0..K-1)."),
+    data_parallel: int = typer.Option(
+        1, min=1, help="N worker processes, one model each (one GPU each), merged at the end."
+    ),
+    executor: str = typer.Option("local", help="local | ray (workers as Ray actors)."),
+    ray_address: str | None = typer.Option(
+        None, help="Ray cluster address for --executor ray (default: a local cluster)."
+    ),
+    gpus: str | None = typer.Option(
+        None, help="Comma-separated GPU ids for data-parallel workers (default: all visible)."
+    ),
+    concurrency: int | None = typer.Option(
+        None, min=1, help="openai: requests in flight (default: the preset's, else 8)."
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .engine import Engine, RunConfig
@@ -190,9 +231,12 @@ def run(
         cfg_file = _load_config(config)
         data_map = {k: Path(v) for k, v in (cfg_file.get("data") or {}).items()}
         data_map.update(_parse_data(data))
+        benchmarks, subset = _benchmarks_and_subset(bench, suite)
         cfg = RunConfig(
             model=model,
-            benchmarks=[b for b in bench.split(",") if b.strip()],
+            benchmarks=benchmarks,
+            suite=suite,
+            subset=subset,
             backend=backend,
             limit=limit,
             data_dir=data_dir or (Path(cfg_file["data_dir"]) if cfg_file.get("data_dir") else None),
@@ -210,6 +254,13 @@ def run(
             cache=cache,
             use_cache=not no_cache,
             trust_remote_code=trust_remote_code,
+            num_shards=num_shards,
+            shard_index=shard_index,
+            data_parallel=data_parallel,
+            executor=executor,
+            ray_address=ray_address,
+            gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
+            concurrency=concurrency,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -233,7 +284,16 @@ def run(
 
             engine = Engine(cfg, progress=hook)
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
-            result = engine.run()
+            if cfg.executor == "ray":
+                from .distributed.ray_executor import run_ray
+
+                result = run_ray(cfg, progress=hook)
+            elif cfg.data_parallel > 1:
+                from .distributed.parallel import run_data_parallel
+
+                result = run_data_parallel(cfg, progress=hook)
+            else:
+                result = engine.run()
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary({r.name: r.summary for r in result.results}, profiles)
@@ -244,6 +304,25 @@ def run(
         f"generated {gen}, from cache {hit}, already done {skip} · results in {result.run_dir}",
         highlight=False,
     )
+
+
+def _benchmarks_and_subset(bench: str | None, suite: str | None) -> tuple[list[str], dict]:
+    """``--bench`` or ``--suite`` (not both): the benchmark list and any seeded subsets."""
+    if bench and suite:
+        raise ConfigError("give --bench or --suite, not both")
+    if suite:
+        from .benchmarks import BENCHMARKS
+        from .suites import load_suite
+
+        loaded = load_suite(suite)
+        missing = [b for b in loaded.benchmarks if b not in BENCHMARKS.names()]
+        if missing:
+            raise ConfigError(
+                f"suite {loaded.name}: benchmark(s) not available in this installation: "
+                f"{', '.join(missing)} (see `medunieval list benchmarks`)"
+            )
+        return list(loaded.benchmarks), dict(loaded.subset)
+    return [b for b in (bench or "").split(",") if b.strip()], {}
 
 
 def _profiles(profile: str) -> tuple[str, ...]:
@@ -270,8 +349,10 @@ def rescore(
 
 
 @app.command("list")
-def list_(what: str = typer.Argument(..., help="benchmarks | models | backends")) -> None:
-    """List registered benchmarks, model presets or backends."""
+def list_(
+    what: str = typer.Argument(..., help="benchmarks | models | backends | suites"),
+) -> None:
+    """List registered benchmarks, model presets, backends or suites."""
     from .backends import BACKENDS
     from .benchmarks import BENCHMARKS
     from .presets import builtin_presets
@@ -296,13 +377,164 @@ def list_(what: str = typer.Argument(..., help="benchmarks | models | backends")
             table = Table("backend")
             for name in BACKENDS.names():
                 table.add_row(name)
+        elif what == "suites":
+            from .suites import load_suite, suite_names
+
+            table = Table("suite", "benchmarks", "subset", "description")
+            for name in suite_names():
+                suite = load_suite(name)
+                spec = next(iter(suite.subset.values()), None)
+                table.add_row(
+                    name,
+                    ", ".join(suite.benchmarks),
+                    f"{spec.n} per benchmark, seed {spec.seed}" if spec else "all samples",
+                    suite.description.split(". ")[0],
+                )
         else:
             raise ConfigError(
-                f"nothing called {what!r} to list: use benchmarks, models or backends"
+                f"nothing called {what!r} to list: use benchmarks, models, backends or suites"
             )
     except MedUniEvalError as exc:
         _fail(exc)
     out.print(table)
+
+
+@app.command()
+def merge(
+    shards: list[Path] = typer.Argument(..., help="Shard run directories (one per shard)."),
+    output: Path = typer.Option(..., help="The merged run directory to write."),
+    allow_incomplete: bool = typer.Option(
+        False, help="Write the merge even when samples or shards are missing (still listed)."
+    ),
+    profile: str = typer.Option("both", help="Profiles to show: both | strict | compat."),
+) -> None:
+    """Merge shard runs (--num-shards K --shard-index i) into one run; checks completeness."""
+    from .distributed.merge import IncompleteMerge, merge_runs
+
+    try:
+        result = merge_runs(list(shards), output, allow_incomplete)
+    except IncompleteMerge as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except MedUniEvalError as exc:
+        _fail(exc)
+    print_summary(result.summaries, _profiles(profile))
+    if result.missing:
+        n = sum(len(v) for v in result.missing.values())
+        err.print(f"[yellow]incomplete:[/] {n} sample(s) without a record", highlight=False)
+    err.print(f"merged {len(shards)} shard(s) into {output}", highlight=False)
+
+
+@app.command()
+def leaderboard(
+    table: str = typer.Option("all", help="1 | 2 | all: which paper table(s) to regenerate."),
+    runs: list[Path] = typer.Option(
+        [], "--runs", help="Run directories (or folders of runs) to add as rows (repeatable)."
+    ),
+    fmt: str = typer.Option("md", "--format", help="md | latex | csv | html"),
+    output: Path | None = typer.Option(None, help="Write here instead of printing."),
+    delta: bool = typer.Option(False, help="Show each run value's delta to the paper's."),
+    ci: bool = typer.Option(False, "--ci", help="Show 95% Wilson intervals for run values."),
+    profile: str | None = typer.Option(
+        None, help="Score runs with this profile (default: the table's, compat)."
+    ),
+    include_later: bool = typer.Option(
+        False, help="Add rows published after the paper (Hulu-Med-4B)."
+    ),
+) -> None:
+    """Regenerate the paper's Table 1 / Table 2, with runs as extra rows."""
+    from .leaderboard import FORMATS, build_table, load_runs, load_table, render
+
+    try:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        if profile is not None:
+            _profiles(profile)
+        ids = ["table1", "table2"] if table == "all" else [table]
+        run_rows = load_runs(runs) if runs else []
+        if not runs and Path("results/runs").is_dir():
+            run_rows = load_runs([Path("results/runs")])
+        parts = [
+            render(build_table(load_table(t, include_later), run_rows, profile), fmt, delta, ci)
+            for t in ids
+        ]
+    except MedUniEvalError as exc:
+        _fail(exc)
+    text = "\n".join(parts)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def regress(
+    baseline: Path = typer.Option(..., help="Baseline run directory or summary.json."),
+    candidate: Path = typer.Option(..., help="Candidate run directory."),
+    profile: str = typer.Option("strict", help="strict | compat"),
+    alpha: float = typer.Option(0.05, min=0.0, max=1.0, help="Significance level."),
+    tolerance: float = typer.Option(
+        0.0, min=0.0, help="Drops up to this many percentage points never fail."
+    ),
+    junit: Path | None = typer.Option(None, help="Write JUnit XML here."),
+) -> None:
+    """CI gate: exit 1 when the candidate significantly regresses on any benchmark."""
+    from .regress import compare, junit_xml, load_side
+
+    try:
+        if profile not in ("strict", "compat"):
+            raise ConfigError("--profile must be strict or compat")
+        base = load_side(baseline, profile, "--baseline")
+        cand = load_side(candidate, profile, "--candidate", need_records=True)
+        verdicts = compare(base, cand, profile, alpha, tolerance)
+        if not verdicts:
+            raise ConfigError(f"--baseline {baseline} holds no benchmark summary")
+    except MedUniEvalError as exc:
+        _fail(exc)
+    t = Table(title=f"regression check ({profile}, alpha={alpha}, tolerance={tolerance} pp)")
+    for col in ("benchmark", "n", "baseline", "candidate", "delta", "p", "method", "verdict"):
+        t.add_column(col)
+    styles = {"ok": "green", "improved": "cyan", "regression": "bold red", "missing": "red"}
+    for v in verdicts:
+        t.add_row(
+            v.benchmark,
+            str(v.n),
+            _pct(v.baseline),
+            _pct(v.candidate),
+            "-" if v.delta is None else f"{100 * v.delta:+.1f}",
+            "-" if v.p_value is None else f"{v.p_value:.3g}",
+            v.method,
+            f"[{styles[v.status]}]{v.status}[/]" + (f" ({v.detail})" if v.detail else ""),
+        )
+    out.print(t)
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(junit_xml(verdicts), encoding="utf-8")
+    failed = [v.benchmark for v in verdicts if v.failed]
+    if failed:
+        err.print(f"[bold red]regression:[/] {', '.join(failed)}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    output: Path | None = typer.Option(None, help="HTML file (default: <run>/report.html)."),
+    max_thumbnails: int = typer.Option(500, min=0, help="Image thumbnails embedded at most."),
+) -> None:
+    """Write a self-contained HTML report of a run."""
+    from .report import build_report
+
+    try:
+        page = build_report(run_dir, max_thumbnails)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    target = output or run_dir / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    err.print(f"wrote {target}", highlight=False)
 
 
 @app.command("cache")

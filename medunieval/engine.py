@@ -22,6 +22,7 @@ from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark
 from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
+from .distributed.shards import select_shard
 from .errors import ConfigError, SampleError
 from .manifest import environment, git_info
 from .presets import ModelPreset, resolve_model
@@ -29,6 +30,7 @@ from .rundir import RunDir, atomic_write_json
 from .scoring.aggregate import summarize
 from .scoring.profiles import score_record
 from .store import ResponseStore
+from .suites import SubsetSpec, select_subset
 from .types import (
     GenParams,
     Message,
@@ -40,6 +42,7 @@ from .types import (
     canonical_json,
     sha256_hex,
 )
+from .usage import usage_summary
 
 ProgressHook = Callable[[str, int, int], None]  # (benchmark, advance, total)
 
@@ -68,6 +71,15 @@ class RunConfig:
     use_cache: bool = True
     trust_remote_code: bool = False
     flush_every: int = 64
+    suite: str | None = None
+    subset: dict[str, SubsetSpec] = field(default_factory=dict)
+    num_shards: int = 1
+    shard_index: int = 0
+    data_parallel: int = 1
+    executor: str = "local"
+    ray_address: str | None = None
+    gpus: list[str] | None = None
+    concurrency: int | None = None
 
 
 @dataclass
@@ -131,7 +143,7 @@ def gen_params(cfg: RunConfig, bench: Benchmark, preset: ModelPreset) -> GenPara
 def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     """A deterministic run id, so re-running the same command resumes the same run."""
     if cfg.run_id:
-        return cfg.run_id
+        return cfg.run_id + shard_suffix(cfg)
     ident = {
         "preset": {k: v for k, v in preset.to_dict().items() if k != "source"},
         "benchmarks": sorted(cfg.benchmarks),
@@ -145,7 +157,36 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
         "top_p": cfg.top_p,
         "seed": cfg.seed,
     }
-    return f"{_slug(preset.name)}-{sha256_hex(canonical_json(ident).encode())[:10]}"
+    if cfg.subset:
+        ident["subset"] = {k: v.to_dict() for k, v in sorted(cfg.subset.items())}
+    digest = sha256_hex(canonical_json(ident).encode())[:10]
+    return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
+
+
+def store_path(cfg: RunConfig) -> Path:
+    """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
+    return cfg.cache or (cfg.output.parent / "cache" / "responses.sqlite")
+
+
+def shard_suffix(cfg: RunConfig) -> str:
+    """``-shard<i>of<K>`` for a shard run, else nothing (data parallelism, the executor and
+    shards do not change results, so they are not part of the run's identity)."""
+    if cfg.num_shards <= 1:
+        return ""
+    return f"-shard{cfg.shard_index}of{cfg.num_shards}"
+
+
+def check_sharding(cfg: RunConfig) -> None:
+    """Reject impossible shard / parallelism settings before any work."""
+    if cfg.num_shards < 1 or not 0 <= cfg.shard_index < cfg.num_shards:
+        raise ConfigError(
+            f"--shard-index must be in 0..{cfg.num_shards - 1} (got {cfg.shard_index}) and "
+            f"--num-shards >= 1 (got {cfg.num_shards})"
+        )
+    if cfg.data_parallel < 1:
+        raise ConfigError(f"--data-parallel must be >= 1 (got {cfg.data_parallel})")
+    if cfg.executor not in ("local", "ray"):
+        raise ConfigError(f"--executor must be local or ray (got {cfg.executor!r})")
 
 
 def build_request(
@@ -221,6 +262,17 @@ def _record(
     )
 
 
+def subset_strata(bench: Benchmark, samples: list[Sample], spec: SubsetSpec) -> list[str | None]:
+    """The stratum of each sample for a seeded subset: ``spec.stratify`` or the benchmark's
+    first ``group_by`` field (``answer_type`` is the sample's own)."""
+    field_name = spec.stratify or (bench.group_by[0] if bench.group_by else None)
+    if field_name is None:
+        return [None] * len(samples)
+    if field_name == "answer_type":
+        return [s.answer_type for s in samples]
+    return [None if s.meta.get(field_name) is None else str(s.meta[field_name]) for s in samples]
+
+
 # ------------------------------------------------------------------------------- engine
 class Engine:
     """Runs benchmarks for one model into one run directory."""
@@ -229,8 +281,14 @@ class Engine:
         self,
         cfg: RunConfig,
         progress: ProgressHook | None = None,
+        backend: Backend | None = None,
+        close_backend: bool = True,
     ) -> None:
+        """``backend``: an already loaded backend to use, e.g. a data-parallel worker's model
+        reused across the shards it processes; ``close_backend=False`` keeps the backend open
+        after ``run`` (the caller closes it)."""
         self.cfg = cfg
+        check_sharding(cfg)
         self.benches = resolve_benchmarks(cfg.benchmarks)
         if cfg.backend is not None:
             BACKENDS.get(cfg.backend)
@@ -242,10 +300,16 @@ class Engine:
         BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
         self.run_dir = RunDir(cfg.output / run_id_for(cfg, self.preset))
         self.progress = progress or (lambda *_: None)
-        self._backend: Backend | None = None
+        self._backend: Backend | None = backend
+        self._close_backend = close_backend
         self._store: ResponseStore | None = None
         self._records: dict[str, Record] = {}  # the current benchmark's records, by sample id
         self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
+
+    @property
+    def loaded_backend(self) -> Backend | None:
+        """The backend if it was created (None while no request needed a model)."""
+        return self._backend
 
     # backend and store are created on first need: a finished run re-scores without a model
     @property
@@ -257,14 +321,14 @@ class Engine:
                 predictions=self.cfg.predictions,
                 batch_size=self.cfg.batch_size,
                 device=self.cfg.device,
+                concurrency=self.cfg.concurrency,
             )
         return self._backend
 
     @property
     def store(self) -> ResponseStore | None:
         if self._store is None and self.cfg.use_cache and self.backend.cacheable:
-            path = self.cfg.cache or (self.cfg.output.parent / "cache" / "responses.sqlite")
-            self._store = ResponseStore(path)
+            self._store = ResponseStore(store_path(self.cfg))
         return self._store
 
     def run(self) -> RunResult:
@@ -295,7 +359,7 @@ class Engine:
             write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
             return RunResult(rd.path, results)
         finally:
-            if self._backend is not None:
+            if self._backend is not None and self._close_backend:
                 self._backend.close()
             if self._store is not None:
                 self._store.close()
@@ -323,17 +387,30 @@ class Engine:
     def _run_bench(self, bench: Benchmark, raw: RawRows, manifest: dict[str, Any]) -> BenchResult:
         cfg, rd = self.cfg, self.run_dir
         samples = bench.samples(raw)
+        subset = cfg.subset.get(bench.name)
+        if subset is not None:
+            strata = subset_strata(bench, samples, subset)
+            samples = select_subset(bench.name, samples, subset, strata)
         if cfg.limit is not None:
             samples = samples[: cfg.limit]
         params = gen_params(cfg, bench, self.preset)
+        fingerprint = sha256_hex(
+            canonical_json(
+                [raw.fingerprint, [[s.id, s.question, s.answer, s.choices] for s in samples]]
+            ).encode()
+        )
+        shard = None
+        if cfg.num_shards > 1:
+            # the whole id list, in dataset order: `merge` checks completeness and orders by it
+            shard = {"index": cfg.shard_index, "of": cfg.num_shards, "ids": [s.id for s in samples]}
+            samples = select_shard(bench.name, samples, cfg.num_shards, cfg.shard_index)
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
-            "data_fingerprint": sha256_hex(
-                canonical_json(
-                    [raw.fingerprint, [[s.id, s.question, s.answer, s.choices] for s in samples]]
-                ).encode()
-            ),
+            "data_fingerprint": fingerprint,
             "n_samples": len(samples),
+            "shard": shard,
+            "version": bench.version,
+            "subset": subset.to_dict() if subset is not None else None,
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
         }
@@ -352,6 +429,7 @@ class Engine:
         records = [self._records[s.id] for s in samples if s.id in self._records]
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
+        summary["usage"] = usage_summary(records, self.preset.options.get("price"))
         summary["generation"] = {
             "generated": result.generated,
             "cached": result.cached,

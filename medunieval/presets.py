@@ -23,7 +23,9 @@ class ModelPreset:
     ``backend``: hf | vllm | openai | replay. ``model``: hub id or local path. ``adapter`` (hf):
     ``auto`` | ``vlm`` (AutoProcessor + chat template) | ``causal_lm`` (text-only) | ``hulumed``
     (Hulu-Med remote-code API). ``generation`` overrides generation defaults; ``options`` holds
-    backend-specific settings (attn_implementation, device_map, batch_size, ...).
+    backend-specific settings (attn_implementation, device_map, batch_size, ...). ``group``:
+    the leaderboard row group a run of this model goes into (``proprietary``,
+    ``general_lt10b``, ``general_gt10b``, ``medical_lt10b``, ``medical_gt10b``).
     """
 
     name: str

@@ -79,15 +79,29 @@ def _mark(out: Path, kind: str, seed: int) -> None:
     (out / MARKER).write_text(json.dumps({"kind": kind, "seed": seed}) + "\n", encoding="utf-8")
 
 
+def _byte_symbols() -> dict[int, str]:
+    """GPT-2's byte -> printable symbol table (printable Latin-1 bytes map to themselves, the
+    other bytes to 256 + n in order), as byte-level BPE tokenizers use it."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    keep += range(ord("®"), ord("ÿ") + 1)
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
 def _qwen_tokenizer(chat_template: str) -> Any:
     """A Qwen2TokenizerFast over a byte-level BPE with no merges (one token per byte) plus the
     Qwen special tokens, built with the ``tokenizers`` library (no download)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
     # GPT-2 byte-to-symbol map, the one ByteLevel pre-tokenization uses: byte b -> id b.
-    byte_symbol = bytes_to_unicode()
+    byte_symbol = _byte_symbols()
     vocab = {byte_symbol[b]: b for b in range(256)}
     assert set(vocab) == set(pre_tokenizers.ByteLevel.alphabet())
     for special in QWEN_SPECIAL_TOKENS:
@@ -218,23 +232,28 @@ def build_tiny_qwen2_vl(out_dir: str | Path, seed: int = 0) -> Path:
     return out
 
 
-def build_tiny_qwen2_lm(out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny_qwen2_lm(out_dir: str | Path, seed: int = 0, head_dim: int = 16) -> Path:
     """Build a tiny random text-only Qwen2 (``Qwen2ForCausalLM``) with its tokenizer and chat
-    template into ``out_dir`` and return it."""
+    template into ``out_dir`` and return it. ``head_dim=64`` builds the variant vLLM's CPU
+    attention kernels accept (they reject 16)."""
     out = Path(out_dir)
-    if _ready(out, "qwen2", seed):
+    kind = "qwen2" if head_dim == 16 else f"qwen2-hd{head_dim}"
+    if _ready(out, kind, seed):
         return out
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     out.mkdir(parents=True, exist_ok=True)
-    config = Qwen2Config(**_text_config_kwargs())
+    kwargs = _text_config_kwargs()
+    if head_dim != 16:
+        kwargs.update(hidden_size=2 * head_dim, num_attention_heads=2, num_key_value_heads=1)
+    config = Qwen2Config(**kwargs)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config).eval()
     model.generation_config = _generation_config()
     model.save_pretrained(out)
     _qwen_tokenizer(QWEN2_CHAT_TEMPLATE).save_pretrained(out)
-    _mark(out, "qwen2", seed)
+    _mark(out, kind, seed)
     return out
 
 

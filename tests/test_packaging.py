@@ -14,6 +14,7 @@ def test_core_imports_without_torch_or_transformers():
     code = (
         "import sys\n"
         "import medunieval.cli, medunieval.engine, medunieval.backends.replay\n"
+        "import medunieval.leaderboard, medunieval.regress, medunieval.report\n"
         "import medunieval.backends.hf  # the module itself imports torch lazily\n"
         "from medunieval.benchmarks import BENCHMARKS\n"
         "[BENCHMARKS.get(n) for n in BENCHMARKS.names()]\n"
@@ -48,6 +49,11 @@ def test_wheel_ships_presets_demo_data_and_benchmarks(tmp_path):
         "medunieval/demo_data/medqa_test.jsonl",
         "medunieval/benchmarks/vqa_rad.py",
         "medunieval/scoring/compat.py",
+        "medunieval/reference/table1.yaml",
+        "medunieval/reference/table2.yaml",
+        "medunieval/reference/representative.yaml",
+        "medunieval/configs/suites/ci.yaml",
+        "medunieval/configs/suites/paper-table-1.yaml",
     ]:
         assert needed in names, needed
     assert not any(n.startswith(("benchmarks/", "configs/", "tests/")) for n in names)

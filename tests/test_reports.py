@@ -287,5 +287,14 @@ def test_iu_xray_end_to_end_cli(tmp_path: Path) -> None:
     assert rec["prompt"] == prompts.REPORT_PROMPT and rec["scores"]["strict"]["bleu1"] == 1.0
     from medunieval.engine import rescore
 
-    again = rescore(tmp_path / "runs" / "r1")["iu_xray"]["profiles"]
+    summaries = rescore(tmp_path / "runs" / "r1")
+    again = summaries["iu_xray"]["profiles"]
     assert again["strict"]["metrics"] == st["metrics"] and again["compat"] == co
+    from rich.console import Console
+
+    from medunieval.cli import print_summary
+
+    console = Console(record=True, width=400)
+    print_summary(summaries, ("strict", "compat"), console)
+    text = console.export_text()
+    assert "iu_xray · strict · empty=1" in text and "cider_d: " in text

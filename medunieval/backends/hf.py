@@ -16,6 +16,11 @@ a time so only the failing request gets an error response. Media are opened just
 batch runs (a missing or corrupt image is an error response for that request only), so a long
 run never holds more than one batch of images in memory.
 
+Speed options in ``preset.options``: ``batch_size`` / ``max_batch_size``,
+``attn_implementation`` (``sdpa``, ``flash_attention_2``), ``generate_kwargs`` (passed to
+``generate``, e.g. ``{cache_implementation: static}``; part of the fingerprint) and
+``torch_compile: true`` (compiles the forward pass). tests/perf/bench_gpu_vqa.py measures them.
+
 torch and transformers are imported lazily: importing this module needs neither.
 """
 
@@ -628,6 +633,7 @@ class HFBackend:
     ) -> None:
         self.adapter = adapter
         self.model_id = model_id
+        self.extra_generate_kwargs: dict[str, Any] = {}
         self.modalities = adapter.modalities
         self._fingerprint = fingerprint
         if max_batch_size < 1:
@@ -721,15 +727,20 @@ class HFBackend:
         if "device_map" not in model_kw:
             adapter.model.to(device)
         adapter.model.eval()
+        if options.get("torch_compile"):
+            # compiled forward passes; pairs with generate_kwargs {cache_implementation: static}
+            adapter.model.forward = torch.compile(adapter.model.forward, mode="reduce-overhead")
 
         fp = _fingerprint(preset, source, is_local, adapter_name, adapter.model, config, options)
-        return cls(
+        backend = cls(
             adapter,
             model_id=preset.model,
             fingerprint=fp,
             batch_size=batch_size,
-            max_batch_size=max_batch_size,
+            max_batch_size=int(options.get("max_batch_size", max_batch_size)),
         )
+        backend.extra_generate_kwargs = dict(options.get("generate_kwargs") or {})
+        return backend
 
     def _eos_ids(self) -> list[int]:
         ids: set[int] = set()
@@ -855,6 +866,7 @@ class HFBackend:
             # Unset the checkpoint's sampling defaults so greedy decoding raises no warnings.
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         kw.update(self.adapter.generate_kwargs())
+        kw.update(self.extra_generate_kwargs)  # preset option `generate_kwargs`
         return kw
 
     def _generate_batch(self, chunk: list[_Item], params: Any) -> list[Response]:
@@ -956,7 +968,13 @@ def _fingerprint(
     # options that change what the model sees
     affecting = {
         k: options[k]
-        for k in ("processor_kwargs", "max_images_as_images", "use_think", "hulumed_media")
+        for k in (
+            "processor_kwargs",
+            "max_images_as_images",
+            "use_think",
+            "generate_kwargs",
+            "hulumed_media",
+        )
         if k in options
     }
     if affecting:

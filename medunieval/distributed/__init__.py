@@ -1,0 +1,1 @@
+"""Scale-out: deterministic shards, merging shard runs, data-parallel workers, Ray."""

@@ -1,0 +1,143 @@
+"""A scriptable OpenAI-compatible chat-completions server for the API backend's fault tests.
+
+Binds 127.0.0.1 on a free port. ``rules`` maps a substring of the last user message to a list
+of behaviours consumed one per matching request (then ``ok``): ``ok``, ``("429", seconds)``
+(with Retry-After), ``"500"``, ``("400", message)``, ``("sleep", seconds)``, ``"drop"`` (close
+the connection without answering), ``"malformed"`` (a 200 with a broken JSON body),
+``"empty"`` (a 200 with no choices). Every request is logged with its time and headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeChatServer:
+    def __init__(self, answer: str = "A", latency_s: float = 0.0) -> None:
+        self.answer = answer
+        self.latency_s = latency_s
+        self.rules: dict[str, list[Any]] = {}
+        self.log: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer._lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    outer.handle(self, body)
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def requests_for(self, key: str) -> list[dict[str, Any]]:
+        return [e for e in self.log if key in e["prompt"]]
+
+    def _behaviour(self, prompt: str) -> Any:
+        with self._lock:
+            for key, queue in self.rules.items():
+                if key in prompt and queue:
+                    return queue.pop(0)
+        return "ok"
+
+    def handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        last = body["messages"][-1]["content"]
+        prompt = (
+            last
+            if isinstance(last, str)
+            else " ".join(c.get("text", "") for c in last if c.get("type") == "text")
+        )
+        behaviour = self._behaviour(prompt)
+        with self._lock:
+            self.log.append(
+                {
+                    "t": time.monotonic(),
+                    "prompt": prompt,
+                    "body": body,
+                    "auth": h.headers.get("Authorization"),
+                    "behaviour": behaviour,
+                }
+            )
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        kind, arg = (behaviour, None) if isinstance(behaviour, str) else behaviour
+        if kind == "drop":
+            h.close_connection = True
+            h.connection.close()
+            return
+        if kind == "sleep":
+            time.sleep(arg)
+            kind = "ok"
+        if kind == "429":
+            self._send(h, 429, {"error": {"message": "slow down"}}, {"Retry-After": str(arg)})
+        elif kind == "500":
+            self._send(h, 500, {"error": {"message": "internal"}})
+        elif kind == "400":
+            self._send(h, 400, {"error": {"message": arg, "type": "invalid_request_error"}})
+        elif kind == "malformed":
+            self._send_raw(h, 200, b'{"id": "x", "choices": [')
+        elif kind == "empty":
+            self._send(
+                h,
+                200,
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [],
+                },
+            )
+        else:
+            self._send(h, 200, {
+                "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": self.answer}}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
+            })  # fmt: skip
+
+    def _send(self, h: Any, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_raw(h, status, json.dumps(obj).encode(), headers)
+
+    @staticmethod
+    def _send_raw(h: Any, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
