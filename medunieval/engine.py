@@ -7,7 +7,6 @@ stored before their records are appended, so a crash between the two loses nothi
 
 from __future__ import annotations
 
-import io
 import re
 import sys
 import time
@@ -204,17 +203,6 @@ def build_request(
         parts.append(media_part(ref, specs or media_specs(bench)))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
     return Request(sample.id, bench.name, (Message("user", tuple(parts)),), params)
-
-
-def _check_image(data: bytes, source: str) -> None:
-    """Header + integrity check (PIL ``verify``) so every backend sees the same broken files."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
 
 
 MAX_RESPONSE_CHARS = 200_000  # ~50k tokens; beyond this a response is an error outcome
@@ -445,6 +433,7 @@ class Engine:
         fp = self.backend.fingerprint()
         failed: list[Record] = []
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
+
         def build(sample: Sample) -> Request:
             return build_request(bench, sample, params, self.cfg.reasoning, self._specs)
 
