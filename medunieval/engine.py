@@ -7,7 +7,6 @@ stored before their records are appended, so a crash between the two loses nothi
 
 from __future__ import annotations
 
-import io
 import re
 import sys
 import time
@@ -20,6 +19,7 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
+from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
 from .distributed.shards import select_shard
 from .errors import ConfigError, SampleError
@@ -33,7 +33,6 @@ from .store import ResponseStore
 from .suites import SubsetSpec, select_subset
 from .types import (
     GenParams,
-    ImagePart,
     Message,
     Record,
     Request,
@@ -191,29 +190,22 @@ def check_sharding(cfg: RunConfig) -> None:
         raise ConfigError(f"--executor must be local or ray (got {cfg.executor!r})")
 
 
-def build_request(bench: Benchmark, sample: Sample, params: GenParams, reasoning: bool) -> Request:
+def build_request(
+    bench: Benchmark,
+    sample: Sample,
+    params: GenParams,
+    reasoning: bool,
+    specs: MediaSpecs | None = None,
+) -> Request:
     """The request for one sample; a broken row or unreadable media raises ``SampleError``."""
     if sample.error is not None:
         raise sample.error
     parts: list[Any] = []
     for ref in sample.media:
-        data = ref.read_bytes()
-        _check_image(data, ref.source)
-        parts.append(ImagePart(ref=ref, digest=sha256_hex(data)))
+        parts.append(media_part(ref, specs or media_specs(bench)))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
     messages = (*prior_turns(sample), Message("user", tuple(parts)))
     return Request(sample.id, bench.name, messages, params)
-
-
-def _check_image(data: bytes, source: str) -> None:
-    """Header + integrity check (PIL ``verify``) so every backend sees the same broken files."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
 
 
 MAX_RESPONSE_CHARS = 200_000  # ~50k tokens; beyond this a response is an error outcome
@@ -252,7 +244,7 @@ def _record(
         prompt=request.prompt_text() if request else None,
         response=_check_size(response),
         choices=sample.choices,
-        media=[{"source": p.ref.source, "sha256": p.digest} for p in request.images()]
+        media=[{"source": p.ref.source, "sha256": p.digest} for p in request.media()]
         if request
         else [{"source": m.source} for m in sample.media],
         meta={k: v for k, v in sample.meta.items() if k != "context"},
@@ -311,6 +303,7 @@ class Engine:
                 batch_size=cfg.batch_size,
                 device=cfg.device,
             )
+        self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
 
     @property
     def loaded_backend(self) -> Backend | None:
@@ -424,6 +417,9 @@ class Engine:
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
         }
+        self._specs = media_specs(bench, self.preset.options)
+        if any(m.kind != "image" for s in samples for m in s.media):
+            manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
         # The run lock makes this process the only writer: the records read here plus those it
         # emits are the file's content, so it is read once, not again at the end.
@@ -454,11 +450,13 @@ class Engine:
         fp = self.backend.fingerprint()
         failed: list[Record] = []
         by_key: dict[str, list[tuple[Sample, Request]]] = {}
-        for sample in todo:
-            try:
-                req = build_request(bench, sample, params, self.cfg.reasoning)
-            except SampleError as exc:
-                failed.append(_record(sample, None, None, None, exc))
+
+        def build(sample: Sample) -> Request:
+            return build_request(bench, sample, params, self.cfg.reasoning, self._specs)
+
+        for sample, req in build_all(build, todo, media_workers(todo)):
+            if isinstance(req, SampleError):
+                failed.append(_record(sample, None, None, None, req))
                 continue
             by_key.setdefault(req.key(fp), []).append((sample, req))
         self._emit(bench, failed)

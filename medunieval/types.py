@@ -10,9 +10,13 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SampleError
+
+if TYPE_CHECKING:
+    from .data.video import VideoSpec
+    from .data.volume import VolumeSpec
 
 AnswerType = Literal["mcq", "closed", "open", "report", "rubric"]
 ANSWER_TYPES: tuple[str, ...] = ("mcq", "closed", "open", "report", "rubric")
@@ -32,11 +36,13 @@ def canonical_json(obj: Any) -> str:
 @dataclass(frozen=True)
 class MediaRef:
     """A lazily read media item. ``source`` says where it comes from (for records and errors);
-    ``opener`` returns its bytes on demand, so nothing is held in memory or open between uses."""
+    ``opener`` returns its bytes on demand, so nothing is held in memory or open between uses.
+    Volumes and videos (a file, or a folder of slices / frames) also carry their ``path``."""
 
-    kind: Literal["image"]
+    kind: Literal["image", "volume", "video"]
     source: str
     opener: Callable[[], bytes] = field(compare=False, repr=False)
+    path: str | None = None
 
     def read_bytes(self) -> bytes:
         """Read the media bytes; a missing or unreadable file raises ``SampleError``."""
@@ -105,7 +111,50 @@ class ImagePart:
     type: Literal["image"] = "image"
 
 
-Part = TextPart | ImagePart
+@dataclass(frozen=True)
+class VolumePart:
+    """A 3D volume content part: ``spec`` says how it becomes 2D slices; ``digest`` covers the
+    source bytes and the spec, so another spec is another cache key."""
+
+    ref: MediaRef
+    digest: str
+    spec: VolumeSpec
+    type: Literal["volume"] = "volume"
+
+    def frames(self) -> list[Any]:
+        """The sampled slices as RGB ``PIL.Image``s (decoded on each call, nothing held)."""
+        from .data.volume import load_frames, source_path
+
+        return load_frames(source_path(self.ref), self.spec)
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """A video content part (a file or a folder of frames) sampled by ``spec``."""
+
+    ref: MediaRef
+    digest: str
+    spec: VideoSpec
+    type: Literal["video"] = "video"
+
+    def frames_and_timestamps(self) -> tuple[list[Any], list[float]]:
+        """The sampled frames (RGB ``PIL.Image``) and their timestamps in seconds."""
+        from .data.video import load_frames
+        from .data.volume import source_path
+
+        return load_frames(source_path(self.ref), self.spec)
+
+    def frames(self) -> list[Any]:
+        """The sampled frames as RGB ``PIL.Image``s (decoded on each call, nothing held)."""
+        return self.frames_and_timestamps()[0]
+
+    def timestamps(self) -> list[float]:
+        """The sampled frames' timestamps in seconds (decodes the video)."""
+        return self.frames_and_timestamps()[1]
+
+
+MediaPart = ImagePart | VolumePart | VideoPart
+Part = TextPart | ImagePart | VolumePart | VideoPart
 
 
 @dataclass(frozen=True)
@@ -147,6 +196,10 @@ class Request:
     def images(self) -> list[ImagePart]:
         """Every image part, in message order."""
         return [p for m in self.messages for p in m.content if isinstance(p, ImagePart)]
+
+    def media(self) -> list[MediaPart]:
+        """Every image, volume and video part, in message order."""
+        return [p for m in self.messages for p in m.content if not isinstance(p, TextPart)]
 
     def key(self, model_fingerprint: str) -> str:
         """Stable content hash: model identity, generation parameters, messages, media digests.

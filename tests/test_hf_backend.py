@@ -165,7 +165,7 @@ def test_tiny_builders_are_deterministic(tiny_lm: Path, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ adapters
 def test_auto_adapter_and_modalities(vl_backend: HFBackend, lm_backend: HFBackend) -> None:
     assert vl_backend.adapter.name == "vlm"
-    assert vl_backend.modalities == frozenset({"text", "image"})
+    assert vl_backend.modalities == frozenset({"text", "image", "volume", "video"})
     assert lm_backend.adapter.name == "causal_lm"
     assert lm_backend.modalities == frozenset({"text"})
     assert vl_backend.cacheable and lm_backend.cacheable

@@ -43,7 +43,7 @@ from typing import Any
 from ..data.sources import hub_reachable
 from ..errors import ConfigError, SampleError
 from ..presets import ModelPreset
-from ..types import ImagePart, Request, Response, TextPart, canonical_json
+from ..types import ImagePart, Request, Response, TextPart, VideoPart, VolumePart, canonical_json
 from .base import error_response
 
 INSTALL_HINT = "the hf backend needs torch and transformers: pip install 'medunieval[hf]'"
@@ -151,17 +151,25 @@ def build_hulumed_conversation(
     return [{"role": "user", "content": content}]
 
 
-def chat_messages(request: Request, structured: bool = True) -> list[dict[str, Any]]:
+def chat_messages(
+    request: Request, structured: bool = True, counts: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """The request as transformers chat messages. ``structured``: content is a list of
     ``{"type": "image"}`` / ``{"type": "text", "text": ...}`` items in part order (processors);
-    otherwise the joined text (text-only tokenizers)."""
+    otherwise the joined text (text-only tokenizers). A volume or video part becomes one image
+    item per frame: ``counts`` gives each media part's frame count (1 when not given)."""
     out: list[dict[str, Any]] = []
+    media_index = 0
     for msg in request.messages:
         if structured:
-            content: Any = [
-                {"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-                for p in msg.content
-            ]
+            content: Any = []
+            for p in msg.content:
+                if isinstance(p, TextPart):
+                    content.append({"type": "text", "text": p.text})
+                    continue
+                n = counts[media_index] if counts is not None else 1
+                media_index += 1
+                content.extend({"type": "image"} for _ in range(n))
         else:
             content = "".join(p.text for p in msg.content if isinstance(p, TextPart))
         out.append({"role": msg.role, "content": content})
@@ -288,7 +296,8 @@ class _Item:
     request: Request
     prompt: Any  # what the adapter renders: a prompt string or a conversation
     sort_key: tuple[int, ...]
-    images: list[Any] | None = None  # opened just before the batch runs
+    images: list[Any] | None = None  # opened just before the batch runs (frames flattened)
+    counts: list[int] | None = None  # frames per media part (1 for an image)
 
 
 class _Adapter:
@@ -325,6 +334,17 @@ class _Adapter:
 
     def generate_kwargs(self) -> dict[str, Any]:
         return {}
+
+    def open_media(self, request: Request) -> tuple[list[Any], list[int]]:
+        """Decode the request's media: every image, and every volume / video as its sampled
+        frames; returns the flat image list and each part's frame count."""
+        images: list[Any] = []
+        counts: list[int] = []
+        for part in request.media():
+            frames = [part.ref.open_image()] if isinstance(part, ImagePart) else part.frames()
+            images.extend(frames)
+            counts.append(len(frames))
+        return images, counts
 
     # shared helpers
     def _to_device(self, inputs: Any) -> dict[str, Any]:
@@ -369,12 +389,12 @@ class _CausalLM(_Adapter):
             _note(f"{source} has no chat template: sending the plain prompt text")
 
     def render(self, request):
-        n_images = len(request.images())
+        n_images = len(request.media())
         if n_images:
             raise SampleError(
                 "unsupported_modality",
                 f"{self.source} is a text-only model (adapter causal_lm); the request has "
-                f"{n_images} image(s)",
+                f"{n_images} image / volume / video part(s)",
             )
         if self.has_template:
             text = self.tokenizer.apply_chat_template(
@@ -394,7 +414,7 @@ class _CausalLM(_Adapter):
 
 class _VLM(_Adapter):
     name = "vlm"
-    modalities = frozenset({"text", "image"})
+    modalities = frozenset({"text", "image", "volume", "video"})
 
     def load(self, source, config, kw, model_kw, options):
         import transformers
@@ -426,6 +446,14 @@ class _VLM(_Adapter):
                 errors.append(_one_line(str(exc), 150))
         raise ValueError("; ".join(errors) or "no image-text model class in transformers")
 
+    def _text(self, request: Request, counts: Sequence[int] | None) -> str:
+        return self.processor.apply_chat_template(
+            chat_messages(request, counts=counts),
+            chat_template=self.template,
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+
     def render(self, request):
         text = self.processor.apply_chat_template(
             chat_messages(request),
@@ -434,10 +462,13 @@ class _VLM(_Adapter):
             add_generation_prompt=True,
         )
         # Image tokens depend on image sizes, known only once opened: group by image count.
-        return text, (len(request.images()), self._count_tokens(text))
+        return text, (len(request.media()), self._count_tokens(text))
 
     def encode(self, items):
-        texts = [it.prompt for it in items]
+        texts = [
+            self._text(it.request, it.counts) if _has_frames(it.request) else it.prompt
+            for it in items
+        ]
         images = [list(it.images or []) for it in items]
         has_images = any(images)
         enc = self.processor(
@@ -454,7 +485,7 @@ class _HuluMed(_Adapter):
     """Hulu-Med through its remote code, following the model card (and MedUniEval)."""
 
     name = "hulumed"
-    modalities = frozenset({"text", "image"})
+    modalities = frozenset({"text", "image", "volume", "video"})
     max_batch = 1  # its visual token compression works on one conversation at a time
 
     def load(self, source, config, kw, model_kw, options):
@@ -469,6 +500,11 @@ class _HuluMed(_Adapter):
         self.model, self.processor = model, processor
         self.tokenizer = processor.tokenizer
         self.max_images = int(options.get("max_images_as_images", 5))
+        self.media_mode = str(options.get("hulumed_media", "frames"))
+        if self.media_mode not in HULUMED_MEDIA:
+            raise ConfigError(
+                f"option hulumed_media={self.media_mode!r}: expected one of {list(HULUMED_MEDIA)}"
+            )
         use_think = bool(options.get("use_think", False))
         try:
             params = inspect.signature(processor.batch_decode).parameters
@@ -477,13 +513,26 @@ class _HuluMed(_Adapter):
         self.decode_kw = {"use_think": use_think} if "use_think" in params else {}
 
     def render(self, request):
-        n = len(request.images())
         text = request.prompt_text()
+        if self.media_mode == "native" and _has_frames(request):
+            return hulumed_native_conversation(request), (len(request.media()), len(text))
+        n = len(request.media())
         return build_hulumed_conversation(n, text, self.max_images), (n, len(text))
+
+    def open_media(self, request):
+        if self.media_mode == "native":  # the remote code reads volumes / videos itself
+            images = [p.ref.open_image() for p in request.images()]
+            return images, [1] * len(images)
+        return super().open_media(request)
 
     def encode(self, items):
         (item,) = items
         images = list(item.images or [])
+        if self.media_mode == "frames" and _has_frames(item.request):
+            # MedUniEval's slice-folder path: every frame an image, > max as one video item
+            item.prompt = build_hulumed_conversation(
+                len(images), item.request.prompt_text(), self.max_images
+            )
         inputs = self.processor(
             images=[images] if images else None,
             conversation=item.prompt,
@@ -498,6 +547,65 @@ class _HuluMed(_Adapter):
 
     def generate_kwargs(self):
         return {"use_cache": True}
+
+
+def _has_frames(request: Request) -> bool:
+    return any(isinstance(p, (VolumePart, VideoPart)) for p in request.media())
+
+
+#: Hulu-Med volume / video handling: ``frames`` (this harness samples the frames and sends
+#: them as MedUniEval sends slice folders) or ``native`` (the model's own ``3d`` / ``video``
+#: items; its remote code reads and samples the files).
+HULUMED_MEDIA = ("frames", "native")
+NII_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def hulumed_native_conversation(request: Request) -> list[dict[str, Any]]:
+    """Hulu-Med's own conversation items (model card): ``{"type": "3d", "3d": {"image_path",
+    "nii_num_slices", "nii_axis"}}`` for a NIfTI volume and ``{"type": "video", "video":
+    {"video_path", "fps", "max_frames"}}`` for a video file; images stay ``{"type": "image"}``."""
+    content: list[dict[str, Any]] = []
+    for p in request.messages[-1].content:
+        if isinstance(p, TextPart):
+            content.append({"type": "text", "text": p.text})
+        elif isinstance(p, ImagePart):
+            content.append({"type": "image"})
+        elif isinstance(p, VolumePart):
+            path = p.ref.path or ""
+            if not path.lower().endswith((".nii", ".nii.gz")):
+                raise SampleError(
+                    "unsupported_media",
+                    f"hulumed_media=native reads NIfTI volumes only; {p.ref.source} is not one "
+                    f"(use hulumed_media: frames)",
+                )
+            content.append(
+                {
+                    "type": "3d",
+                    "3d": {
+                        "image_path": path,
+                        "nii_num_slices": p.spec.num_slices,
+                        "nii_axis": NII_AXIS[p.spec.axis],
+                    },
+                }
+            )
+        else:
+            if p.ref.path is None or Path(p.ref.path).is_dir():
+                raise SampleError(
+                    "unsupported_media",
+                    f"hulumed_media=native reads video files only; {p.ref.source} is a frame "
+                    f"folder (use hulumed_media: frames)",
+                )
+            content.append(
+                {
+                    "type": "video",
+                    "video": {
+                        "video_path": p.ref.path,
+                        "fps": p.spec.fps,
+                        "max_frames": p.spec.max_frames,
+                    },
+                }
+            )
+    return [{"role": "user", "content": content}]
 
 
 ADAPTER_CLASSES: dict[str, type[_Adapter]] = {
@@ -682,7 +790,7 @@ class HFBackend:
                 item = pending.popleft()
                 if item.images is None:
                     try:
-                        item.images = [p.ref.open_image() for p in item.request.images()]
+                        item.images, item.counts = self.adapter.open_media(item.request)
                     except SampleError as exc:
                         yield item.request, error_response(exc.kind, exc.reason)
                         continue
@@ -860,7 +968,13 @@ def _fingerprint(
     # options that change what the model sees
     affecting = {
         k: options[k]
-        for k in ("processor_kwargs", "max_images_as_images", "use_think", "generate_kwargs")
+        for k in (
+            "processor_kwargs",
+            "max_images_as_images",
+            "use_think",
+            "generate_kwargs",
+            "hulumed_media",
+        )
         if k in options
     }
     if affecting:

@@ -42,6 +42,14 @@ for _name, _target in {
     "iu_xray": "iu_xray:BENCHMARK",
     "mimic_cxr": "mimic_cxr:BENCHMARK",
     "chexpert_plus": "chexpert_plus:BENCHMARK",
+    "m3d_vqa": "m3d_vqa:BENCHMARK",
+    "rad3d": "rad3d:BENCHMARK",
+    "m3d_cap": "report3d:M3D_CAP",
+    "amos_mm": "report3d:AMOS_MM",
+    "ct_rate_report": "report3d:CT_RATE",
+    "cholec80_vqa": "surgical_vqa:CHOLEC80",
+    "endovis18_vqa": "surgical_vqa:ENDOVIS18",
+    "psi_ava_vqa": "surgical_vqa:PSI_AVA",
 }.items():
     BENCHMARKS.register(_name, f"{__name__}.{_target}")
 

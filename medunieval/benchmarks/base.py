@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from .. import prompts
 from ..data.media import file_image, hf_image
+from ..data.parts import path_ref
 from ..data.sources import (
     LOCAL_SUFFIXES,
     HubSource,
@@ -24,6 +25,8 @@ from ..data.sources import (
     read_many,
     snapshot_hub,
 )
+from ..data.video import VideoSpec
+from ..data.volume import VolumeSpec
 from ..errors import ConfigError, SampleError
 from ..types import MediaRef, Message, Sample, TextPart
 
@@ -101,6 +104,24 @@ class RowContext:
             return file_image(self.raw.root, value, self.bench.image_dirs)
         return hf_image(value, self.raw.root, self.where)
 
+    def volume(self, row: dict[str, Any], column: str) -> MediaRef:
+        """A lazy 3D volume reference (NIfTI, ``.npy`` or slice folder) for ``row[column]``."""
+        return self._path_media("volume", row, column)
+
+    def video(self, row: dict[str, Any], column: str) -> MediaRef:
+        """A lazy video reference (a video file or a folder of frames) for ``row[column]``."""
+        return self._path_media("video", row, column)
+
+    def _path_media(self, kind: str, row: dict[str, Any], column: str) -> MediaRef:
+        value = row.get(column)
+        if isinstance(value, (list, tuple)) and len(value) == 1:  # LLaVA-style ``video: [dir]``
+            value = value[0]
+        if not isinstance(value, str) or not value.strip():
+            raise SampleError("malformed_row", f"{self.where}: missing {kind} path {column!r}")
+        if self.raw.root is None:
+            raise SampleError("missing_media", f"{self.where}: {kind} path without a data root")
+        return path_ref(kind, self.raw.root, value)
+
 
 ToSample = Callable[[dict[str, Any], RowContext], Sample]
 
@@ -129,6 +150,9 @@ class Benchmark:
     ``url``: the official data file at a plain URL (downloaded once when no local data is given).
     ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
     ``medunieval/judge.py``); None for rule-scored benchmarks.
+    ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
+    ``options["volume"]`` / ``options["video"]`` override them; see ``data/volume.py``).
+    ``local_reader``: reads local data itself (layouts that are no single table of rows).
     """
 
     name: str
@@ -156,6 +180,9 @@ class Benchmark:
     version: str = "1"
     url: str | None = None
     judge: str | None = None
+    volume_spec: VolumeSpec = VolumeSpec()
+    video_spec: VideoSpec = VideoSpec()
+    local_reader: Callable[[Benchmark, Path], RawRows] | None = None
 
     # ------------------------------------------------------------------ prompts
     def formatted_choices(self, choices: dict[str, str]) -> list[str]:
@@ -208,6 +235,8 @@ class Benchmark:
 
     def load_raw(self, path: Path | None) -> RawRows:
         """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
+        if path is not None and self.local_reader is not None:
+            return self.local_reader(self, path)
         if path is not None:
             files = self.resolve_local(path)
             for file in files:

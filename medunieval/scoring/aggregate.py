@@ -12,7 +12,7 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, judged, report_metrics
+from . import compat, judged, report_metrics, surgical, three_d
 from .profiles import PROFILES
 
 _NOT_METRICS = {"correct", "parsed", "closed"}
@@ -119,6 +119,10 @@ def summarize(bench: Benchmark, records: list[Record]) -> dict[str, Any]:
             "subscores": _subscores(bench, records, profile),
             "metrics": _metric_means(records, profile),
         }
+        if bench.compat_scorer in three_d.SCORERS:
+            entry["native"] = three_d.native(bench.compat_scorer, records, profile)
+        elif bench.compat_scorer == "surgical":
+            entry["native"] = surgical.native(records, profile)
         if profile == "compat":
             native = _compat_native(bench, records)
             if native is not None:

@@ -6,9 +6,11 @@ from typing import Any
 
 from ..benchmarks.base import Benchmark
 from ..types import Record
-from . import compat, judged, report_metrics, strict
+from . import compat, judged, report_metrics, strict, surgical, three_d
 
 PROFILES: tuple[str, ...] = ("strict", "compat")
+#: benchmark-specific scorers of both profiles (``Benchmark.compat_scorer``)
+MEDIA_SCORERS = {"m3d": three_d.score, "rad3d": three_d.score, "surgical": surgical.score}
 
 
 def _failed_verdict(rec: Record) -> dict[str, Any]:
@@ -44,6 +46,8 @@ def score_record(bench: Benchmark, rec: Record) -> dict[str, dict[str, Any]]:
     unparsed) in both profiles; it stays in every denominator."""
     if rec.failed:
         return {p: _failed_verdict(rec) for p in PROFILES}
+    if bench.compat_scorer in MEDIA_SCORERS:
+        return {p: MEDIA_SCORERS[bench.compat_scorer](rec, p) for p in PROFILES}
     if bench.task == "report":
         text = rec.response.text if rec.response and rec.response.text is not None else ""
         return {p: report_metrics.score(p, rec.answer, text) for p in PROFILES}

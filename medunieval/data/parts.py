@@ -1,0 +1,133 @@
+"""From media references to request content parts (images, volumes, videos).
+
+``media_specs`` resolves the volume / video options of one run (benchmark defaults, then the
+model preset's ``options["volume"]`` / ``options["video"]``); ``media_part`` turns a
+``MediaRef`` into its part, checking it decodes so every backend sees the same broken files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SampleError
+from ..types import ImagePart, MediaRef, VideoPart, VolumePart, canonical_json, sha256_hex
+from . import video as _video
+from . import volume as _volume
+from .media import safe_join
+
+MEDIA_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class MediaSpecs:
+    """The volume and video specs in force for one benchmark of one run."""
+
+    volume: _volume.VolumeSpec = _volume.VolumeSpec()
+    video: _video.VideoSpec = _video.VideoSpec()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"volume": self.volume.to_dict(), "video": self.video.to_dict()}
+
+
+def media_specs(bench: Any, preset_options: dict[str, Any] | None = None) -> MediaSpecs:
+    """``bench``'s default specs overridden by a preset's ``volume`` / ``video`` options
+    (a bad option is a ``ConfigError``)."""
+    opts = preset_options or {}
+    return MediaSpecs(
+        volume=bench.volume_spec.override(opts.get("volume")),
+        video=bench.video_spec.override(opts.get("video")),
+    )
+
+
+def _spec_digest(source: str, spec: Any) -> str:
+    return sha256_hex(canonical_json({"source": source, "spec": spec.to_dict()}).encode())
+
+
+def check_image(data: bytes, source: str) -> None:
+    """Header + integrity check (PIL ``verify``)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
+
+
+def media_part(
+    ref: MediaRef, specs: MediaSpecs | None = None
+) -> ImagePart | VolumePart | VideoPart:
+    """The content part for ``ref``. A volume / video is decoded once here (then released) so
+    a truncated or corrupt file becomes this sample's ``SampleError`` before any backend runs."""
+    specs = specs or MediaSpecs()
+    if ref.kind == "volume":
+        path = _volume.source_path(ref)
+        spec = specs.volume
+        vpart = VolumePart(ref, _spec_digest(_volume.source_digest(path), spec), spec)
+        _volume.read_slices(path, spec)  # decodes what frames() will; the arrays are dropped
+        return vpart
+    if ref.kind == "video":
+        path = _volume.source_path(ref)
+        part = VideoPart(ref, _spec_digest(_volume.source_digest(path), specs.video), specs.video)
+        part.frames()
+        return part
+    data = ref.read_bytes()
+    check_image(data, ref.source)
+    return ImagePart(ref=ref, digest=sha256_hex(data))
+
+
+def media_workers(samples: Sequence[Any]) -> int:
+    """Threads for building requests: 1 for image-only samples; for volumes and videos up to
+    ``MEDIA_WORKERS`` (decoding releases the GIL; each worker holds one decoded item)."""
+    if not any(m.kind != "image" for s in samples for m in s.media):
+        return 1
+    return max(1, min(MEDIA_WORKERS, os.cpu_count() or 1, len(samples)))
+
+
+def build_all(
+    build: Callable[[Any], Any], samples: Sequence[Any], workers: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(sample, build(sample) or its SampleError)`` in sample order, on ``workers`` threads
+    (at most ``2 * workers`` builds in flight, so memory stays bounded)."""
+
+    def one(sample: Any) -> Any:
+        try:
+            return build(sample)
+        except SampleError as exc:
+            return exc
+
+    if workers <= 1:
+        for sample in samples:
+            yield sample, one(sample)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="media") as pool:
+        pending: deque[tuple[Any, Any]] = deque()
+        for sample in samples:
+            pending.append((sample, pool.submit(one, sample)))
+            if len(pending) >= 2 * workers:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()
+
+
+def _listing(path: Path) -> bytes:
+    if path.is_dir():
+        return "\n".join(p.name for p in _volume.folder_files(path)).encode()
+    return path.read_bytes()
+
+
+def path_ref(kind: str, root: Path, rel: str) -> MediaRef:
+    """A lazy volume / video reference to ``root/rel`` (a file or a folder; must stay inside
+    ``root``). Its bytes are the file's bytes, or a folder's file listing."""
+    path = safe_join(root, rel)
+    return MediaRef(kind=kind, source=str(path), opener=lambda: _listing(path), path=str(path))  # type: ignore[arg-type]
