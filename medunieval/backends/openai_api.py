@@ -5,8 +5,10 @@ Preset ``options``: ``base_url``; ``api_key_env`` (the NAME of the environment v
 the key; the key itself never appears in a file, a log, a record or an error message);
 ``concurrency`` (requests in flight, default 8; ``--concurrency`` overrides); ``timeout_s``
 (per request, default 120); ``max_retries`` (per request, default 6); ``max_image_bytes``
-(default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``price``
-(``{prompt_per_1m, completion_per_1m}`` in USD, for the run's cost in the summary).
+(default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``stream``
+(default false: ask for a streamed answer and assemble it, for servers such as ``transformers
+serve`` that always answer with an event stream); ``price`` (``{prompt_per_1m,
+completion_per_1m}`` in USD, for the run's cost in the summary).
 
 Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
 retried with exponential backoff and full jitter (``Retry-After`` honoured, capped at 120 s) up
@@ -39,6 +41,7 @@ DEFAULTS = {
     "max_retries": 6,
     "max_image_bytes": 20 * 1024 * 1024,
     "max_images": 64,
+    "stream": False,
 }
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
@@ -146,6 +149,7 @@ class OpenAIBackend:
         self.concurrency = int(options["concurrency"])
         self.timeout_s = float(options["timeout_s"])
         self.max_retries = int(options["max_retries"])
+        self.stream = bool(options["stream"])
         self.stats = {"requests": 0, "retries": 0}
 
     @classmethod
@@ -258,9 +262,11 @@ class OpenAIBackend:
             self.stats["requests"] += 1
             start = time.perf_counter()
             try:
-                return self._parse(await client.chat.completions.create(**body), start)
+                return await asyncio.wait_for(self._attempt(client, body, start), self.timeout_s)
             except _Retryable as exc:
                 last = exc
+            except asyncio.TimeoutError:  # the whole answer (all chunks) took too long
+                last = _Retryable("timeout", f"no answer within {self.timeout_s:g} s")
             except Exception as exc:
                 final = self._classify(exc)
                 if isinstance(final, Response):
@@ -271,7 +277,49 @@ class OpenAIBackend:
             last.kind, self.redact(f"{last.reason} (gave up after {self.max_retries} retries)")
         )
 
+    async def _attempt(self, client: Any, body: dict[str, Any], start: float) -> Response:
+        if self.stream:
+            return await self._streamed(client, body, start)
+        return self._parse(await client.chat.completions.create(**body), start)
+
+    async def _streamed(self, client: Any, body: dict[str, Any], start: float) -> Response:
+        """One streamed completion, its deltas joined into one Response."""
+        stream = await client.chat.completions.create(
+            **body, stream=True, stream_options={"include_usage": True}
+        )
+        parts: list[str] = []
+        finish, usage, seen_choice = None, None, False
+        async for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            for choice in getattr(chunk, "choices", None) or []:
+                if getattr(choice, "index", 0) != 0:
+                    continue
+                seen_choice = True
+                delta = getattr(choice, "delta", None)
+                if getattr(delta, "content", None):
+                    parts.append(delta.content)
+                finish = getattr(choice, "finish_reason", None) or finish
+        if not seen_choice:
+            raise _Retryable("empty_choices", "the server streamed no choices")
+        if not parts and finish == "content_filter":
+            return error_response("content_filter", "the server's content filter blocked it")
+        return Response(
+            text="".join(parts),
+            finish_reason=finish,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            latency_s=time.perf_counter() - start,
+        )
+
     def _parse(self, completion: Any, start: float) -> Response:
+        if isinstance(completion, str):  # the client got a body that is not JSON
+            if completion.lstrip().startswith("data:"):
+                return error_response(
+                    "malformed_response",
+                    "the server answered a non-streaming request with an event stream; set "
+                    "`stream: true` in the model preset's options",
+                )
+            raise _Retryable("malformed_response", f"a non-JSON body: {completion[:200]!r}")
         choices = getattr(completion, "choices", None)
         if not choices:
             raise _Retryable("empty_choices", "the server returned no choices")
