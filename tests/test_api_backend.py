@@ -181,3 +181,34 @@ def test_backoff_and_message_building(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t" not in b.fingerprint()
     with pytest.raises(ConfigError, match="concurrency"):
         OpenAIBackend.from_preset(ModelPreset(name="x", model="m"), concurrency=0)
+
+
+def test_streamed_answers_and_event_streams(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stream: true`` joins the chunks (usage from the last one), bounds the whole answer by
+    ``timeout_s`` even while chunks keep coming, and retries a stream without choices; without
+    it, an event-stream body is one clear error, not retried."""
+    monkeypatch.setenv("MUE_TEST_KEY", SECRET)
+    qs = {s.id: s.question[:60] for s in load_samples("medqa", data_root)[:4]}
+    with FakeChatServer(answer="The answer is B") as server:
+        server.rules = {qs["0"]: [("trickle", 10)], qs["1"]: ["empty"]}
+        res = _run(tmp_path, _preset(tmp_path, server, stream=True), data_root, "--limit", "4")
+        assert res.exit_code == 0, res.output
+        recs = _records(tmp_path)
+        assert all(r["response"]["error"] is None for r in recs.values()), recs
+        assert {r["response"]["text"] for r in recs.values()} == {"The answer is B"}
+        assert recs["2"]["response"]["prompt_tokens"] == 100
+        assert recs["2"]["response"]["finish_reason"] == "stop"
+        assert server.requests_for(qs["0"])[0]["body"]["stream"] is True
+        assert [len(server.requests_for(qs[i])) for i in "0123"] == [2, 2, 1, 1]
+
+        server.rules = {"": ["sse"] * 10}  # other max_new_tokens: requests not stored yet
+        before = len(server.log)
+        res = _run(tmp_path, _preset(tmp_path, server), data_root, "--limit", "2",
+                   "--run-id", "nostream", "--max-new-tokens", "7")  # fmt: skip
+        assert res.exit_code == 0, res.output
+        lines = (tmp_path / "runs/nostream/medqa/records.jsonl").read_text().splitlines()
+        errors = [json.loads(x)["response"]["error"] for x in lines]
+        assert all(e.startswith("malformed_response:") and "stream: true" in e for e in errors)
+        assert len(server.log) - before == 2
