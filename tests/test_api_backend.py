@@ -212,3 +212,36 @@ def test_streamed_answers_and_event_streams(
         errors = [json.loads(x)["response"]["error"] for x in lines]
         assert all(e.startswith("malformed_response:") and "stream: true" in e for e in errors)
         assert len(server.log) - before == 2
+
+
+def test_a_failing_part_and_an_abandoned_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected per-sample exception is that sample's error record (the other workers go
+    on); a caller that stops reading stops the sending."""
+
+    class BrokenVideo:
+        type = "video"
+        ref = MediaRef("video", "clip.mp4", lambda: b"x")
+
+        def frames(self):
+            raise RuntimeError("decoder exploded")
+
+    def req(i: int, part: object = None) -> Request:
+        parts = (TextPart(f"question {i}"),) if part is None else (part, TextPart(f"q {i}"))
+        return Request(str(i), "b", (Message("user", parts),), GenParams())
+
+    with FakeChatServer(latency_s=0.2) as server:
+        preset = ModelPreset(name="x", model="m", backend="openai",
+                             options={"base_url": server.base_url, "max_retries": 0})  # fmt: skip
+        backend = OpenAIBackend.from_preset(preset, concurrency=1)
+        out = {r.sample_id: resp for r, resp in backend.generate([req(0, BrokenVideo()), req(1)])}
+        assert out["0"].error == "backend_error: RuntimeError: decoder exploded"
+        assert out["1"].error is None and len(server.log) == 1
+
+        backend = OpenAIBackend.from_preset(preset, concurrency=2)
+        gen = backend.generate([req(i) for i in range(2, 40)])
+        next(gen)
+        gen.close()  # the requests in flight finish in the background, nothing new is sent
+        time.sleep(0.6)
+        sent = len(server.log) - 1
+        time.sleep(0.4)
+        assert len(server.log) - 1 == sent and sent <= 4

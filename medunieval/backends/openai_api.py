@@ -46,6 +46,7 @@ DEFAULTS = {
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 120.0
+POOL_WORKERS = 16  # workers sharing one client / connection pool
 # options that change the answers: part of the fingerprint
 _FP_OPTIONS = ("base_url", "extra_body", "max_images")
 
@@ -195,13 +196,15 @@ class OpenAIBackend:
     # ---------------------------------------------------------------------------- generation
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         """Streams (request, response) pairs as they finish; at most ``concurrency`` requests
-        are in flight, and only about that many are built at a time."""
+        are in flight, and only about that many are built at a time. If the caller stops
+        early (an error, a closed generator), no new request is sent; those in flight finish."""
         results: queue.Queue[tuple[Request, Response] | None] = queue.Queue()
         errors: list[BaseException] = []
+        stop = threading.Event()
 
         def runner() -> None:
             try:
-                asyncio.run(self._run_all(requests, results))
+                asyncio.run(self._run_all(requests, results, stop))
             except BaseException as exc:  # surfaced in the calling thread
                 errors.append(exc)
             finally:
@@ -209,32 +212,53 @@ class OpenAIBackend:
 
         thread = threading.Thread(target=runner, name="medunieval-openai", daemon=True)
         thread.start()
-        while (item := results.get()) is not None:
-            yield item
+        try:
+            while (item := results.get()) is not None:
+                yield item
+        finally:
+            stop.set()
         thread.join()
         if errors:
             raise errors[0]
 
-    async def _run_all(self, requests: Sequence[Request], results: queue.Queue) -> None:
+    async def _run_all(
+        self, requests: Sequence[Request], results: queue.Queue, stop: threading.Event
+    ) -> None:
         import openai
 
-        client = openai.AsyncOpenAI(
-            api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
-        )
+        # One client (connection pool) per POOL_WORKERS workers: the pool's bookkeeping per
+        # request grows with its connection count, so several small pools cost less CPU.
+        clients = [
+            openai.AsyncOpenAI(
+                api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+            )
+            for _ in range(-(-self.concurrency // POOL_WORKERS))
+        ]
         pending: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=self.concurrency * 2)
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
+            client = clients[seed // POOL_WORKERS]
             while (req := await pending.get()) is not None:
-                results.put((req, await self._one(client, req, rng)))
+                if stop.is_set():  # the caller is gone: drain without sending
+                    continue
+                try:
+                    resp = await self._one(client, req, rng)
+                except Exception as exc:  # a per-sample bug must not stall the other workers
+                    reason = self.redact(f"{type(exc).__name__}: {exc}")[:500]
+                    resp = error_response("backend_error", reason)
+                results.put((req, resp))
 
         workers = [asyncio.create_task(worker(i)) for i in range(self.concurrency)]
         for req in requests:
+            if stop.is_set():
+                break
             await pending.put(req)
         for _ in workers:
             await pending.put(None)
         await asyncio.gather(*workers)
-        await client.close()
+        for client in clients:
+            await client.close()
 
     async def _one(self, client: Any, req: Request, rng: random.Random) -> Response:
         try:
