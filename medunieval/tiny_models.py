@@ -257,4 +257,78 @@ def build_tiny_qwen2_lm(out_dir: str | Path, seed: int = 0, head_dim: int = 16) 
     return out
 
 
-__all__ = ["build_tiny_qwen2_lm", "build_tiny_qwen2_vl"]
+LLAVA_IMAGE_TOKEN = "<image>"  # id 264, the first id after the Qwen special tokens
+# A LLaVA-1.5-style template over the byte-level tokenizer: an image part becomes ``<image>``,
+# which the processor expands to one token per vision patch.
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'].upper() + ': ' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}{{ '<image>\\n' }}"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{{ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT: ' }}{% endif %}"
+)
+
+
+def build_tiny_llava(out_dir: str | Path, seed: int = 0) -> Path:
+    """Build a tiny random LLaVA (``LlavaForConditionalGeneration``: a CLIP vision tower, an MLP
+    projector and a Qwen2 language model) with a ``LlavaProcessor`` into ``out_dir`` and return
+    it. Images are resized to 32x32 and become 16 image tokens. Unlike Qwen2-VL its processor
+    has no video processor, so it loads without torchvision (as ``transformers serve`` needs)."""
+    out = Path(out_dir)
+    if _ready(out, "llava", seed):
+        return out
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _qwen_tokenizer(LLAVA_CHAT_TEMPLATE)
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": [*QWEN_SPECIAL_TOKENS[1:], LLAVA_IMAGE_TOKEN]}
+    )
+    image_token_id = tokenizer.convert_tokens_to_ids(LLAVA_IMAGE_TOKEN)
+    assert image_token_id == 256 + len(QWEN_SPECIAL_TOKENS) < VOCAB_SIZE
+    text = {**_text_config_kwargs(), "model_type": "qwen2"}
+    config = LlavaConfig(
+        vision_config={
+            "model_type": "clip_vision_model",
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "projection_dim": 32,
+            "initializer_range": 0.3,
+        },
+        text_config=text,
+        image_token_id=image_token_id,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+    )
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config).eval()
+    model.generation_config = _generation_config()
+    model.save_pretrained(out)
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ),
+        tokenizer=tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token=LLAVA_IMAGE_TOKEN,
+        chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+    processor.save_pretrained(out)
+    _mark(out, "llava", seed)
+    return out
+
+
+__all__ = ["build_tiny_llava", "build_tiny_qwen2_lm", "build_tiny_qwen2_vl"]

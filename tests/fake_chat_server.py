@@ -4,7 +4,10 @@ Binds 127.0.0.1 on a free port. ``rules`` maps a substring of the last user mess
 of behaviours consumed one per matching request (then ``ok``): ``ok``, ``("429", seconds)``
 (with Retry-After), ``"500"``, ``("400", message)``, ``("sleep", seconds)``, ``"drop"`` (close
 the connection without answering), ``"malformed"`` (a 200 with a broken JSON body),
-``"empty"`` (a 200 with no choices). Every request is logged with its time and headers.
+``"empty"`` (a 200 with no choices), ``"sse"`` (an event stream even when none was asked for,
+as ``transformers serve`` does), ``("trickle", n)`` (a streamed answer in ``n`` chunks 0.15 s
+apart). A request with ``"stream": true`` gets its answer as server-sent events, split in
+chunks, usage in the last one. Every request is logged with its time and headers.
 """
 
 from __future__ import annotations
@@ -98,7 +101,9 @@ class FakeChatServer:
         if kind == "sleep":
             time.sleep(arg)
             kind = "ok"
-        if kind == "429":
+        if body.get("stream") or kind in ("sse", "trickle"):
+            self._stream(h, body, kind, arg)
+        elif kind == "429":
             self._send(h, 429, {"error": {"message": "slow down"}}, {"Retry-After": str(arg)})
         elif kind == "500":
             self._send(h, 500, {"error": {"message": "internal"}})
@@ -125,6 +130,34 @@ class FakeChatServer:
                              "message": {"role": "assistant", "content": self.answer}}],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
             })  # fmt: skip
+
+    def _stream(self, h: Any, body: dict[str, Any], kind: str, arg: Any) -> None:
+        """The answer as server-sent events (closed-connection delimited)."""
+        n = arg if kind == "trickle" else 2
+        text = self.answer
+        pieces = [text[i * len(text) // n : (i + 1) * len(text) // n] for i in range(n)]
+        base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        events = [] if kind == "empty" else [
+            {**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces
+        ]  # fmt: skip
+        if kind != "empty":
+            events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        usage = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105}
+        events.append({**base, "choices": [], "usage": usage})
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "text/event-stream")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            for event in events:
+                h.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                h.wfile.flush()
+                if kind == "trickle":
+                    time.sleep(0.15)
+            h.wfile.write(b"data: [DONE]\n\n")
+            h.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(self, h: Any, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send_raw(h, status, json.dumps(obj).encode(), headers)

@@ -209,3 +209,67 @@ def test_image_benchmark_sends_images(
             assert content[0]["type"] == "image_url"
             assert content[0]["image_url"]["url"].startswith("data:image/")
             assert content[1]["type"] == "text" and content[1]["text"] == entry["prompt"]
+
+
+def test_streamed_answers_and_event_streams(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stream: true`` joins the chunks (usage from the last one), bounds the whole answer by
+    ``timeout_s`` even while chunks keep coming, and retries a stream without choices; without
+    it, an event-stream body is one clear error, not retried."""
+    monkeypatch.setenv("MUE_TEST_KEY", SECRET)
+    qs = {s.id: s.question[:60] for s in load_samples("medqa", data_root)[:4]}
+    with FakeChatServer(answer="The answer is B") as server:
+        server.rules = {qs["0"]: [("trickle", 10)], qs["1"]: ["empty"]}
+        res = _run(tmp_path, _preset(tmp_path, server, stream=True), data_root, "--limit", "4")
+        assert res.exit_code == 0, res.output
+        recs = _records(tmp_path)
+        assert all(r["response"]["error"] is None for r in recs.values()), recs
+        assert {r["response"]["text"] for r in recs.values()} == {"The answer is B"}
+        assert recs["2"]["response"]["prompt_tokens"] == 100
+        assert recs["2"]["response"]["finish_reason"] == "stop"
+        assert server.requests_for(qs["0"])[0]["body"]["stream"] is True
+        assert [len(server.requests_for(qs[i])) for i in "0123"] == [2, 2, 1, 1]
+
+        server.rules = {"": ["sse"] * 10}  # other max_new_tokens: requests not stored yet
+        before = len(server.log)
+        res = _run(tmp_path, _preset(tmp_path, server), data_root, "--limit", "2",
+                   "--run-id", "nostream", "--max-new-tokens", "7")  # fmt: skip
+        assert res.exit_code == 0, res.output
+        lines = (tmp_path / "runs/nostream/medqa/records.jsonl").read_text().splitlines()
+        errors = [json.loads(x)["response"]["error"] for x in lines]
+        assert all(e.startswith("malformed_response:") and "stream: true" in e for e in errors)
+        assert len(server.log) - before == 2
+
+
+def test_a_failing_part_and_an_abandoned_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected per-sample exception is that sample's error record (the other workers go
+    on); a caller that stops reading stops the sending."""
+
+    class BrokenVideo:
+        type = "video"
+        ref = MediaRef("video", "clip.mp4", lambda: b"x")
+
+        def frames(self):
+            raise RuntimeError("decoder exploded")
+
+    def req(i: int, part: object = None) -> Request:
+        parts = (TextPart(f"question {i}"),) if part is None else (part, TextPart(f"q {i}"))
+        return Request(str(i), "b", (Message("user", parts),), GenParams())
+
+    with FakeChatServer(latency_s=0.2) as server:
+        preset = ModelPreset(name="x", model="m", backend="openai",
+                             options={"base_url": server.base_url, "max_retries": 0})  # fmt: skip
+        backend = OpenAIBackend.from_preset(preset, concurrency=1)
+        out = {r.sample_id: resp for r, resp in backend.generate([req(0, BrokenVideo()), req(1)])}
+        assert out["0"].error == "backend_error: RuntimeError: decoder exploded"
+        assert out["1"].error is None and len(server.log) == 1
+
+        backend = OpenAIBackend.from_preset(preset, concurrency=2)
+        gen = backend.generate([req(i) for i in range(2, 40)])
+        next(gen)
+        gen.close()  # the requests in flight finish in the background, nothing new is sent
+        time.sleep(0.6)
+        sent = len(server.log) - 1
+        time.sleep(0.4)
+        assert len(server.log) - 1 == sent and sent <= 4

@@ -6,8 +6,9 @@ the key; the key itself never appears in a file, a log, a record or an error mes
 ``concurrency`` (requests in flight, default 8; ``--concurrency`` overrides); ``timeout_s``
 (per request, default 120); ``max_retries`` (per request, default 6); ``max_image_bytes``
 (default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``stream``
-(read answers as server-sent events, for servers that always stream); ``price``
-(``{prompt_per_1m, completion_per_1m}`` in USD, for the run's cost in the summary).
+(default false: ask for a streamed answer and assemble it, for servers such as ``transformers
+serve`` that always answer with an event stream); ``price`` (``{prompt_per_1m,
+completion_per_1m}`` in USD, for the run's cost in the summary).
 
 Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
 retried with exponential backoff and full jitter (``Retry-After`` honoured, capped at 120 s) up
@@ -40,10 +41,12 @@ DEFAULTS = {
     "max_retries": 6,
     "max_image_bytes": 20 * 1024 * 1024,
     "max_images": 64,
+    "stream": False,
 }
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 120.0
+POOL_WORKERS = 16  # workers sharing one client / connection pool
 # options that change the answers: part of the fingerprint
 _FP_OPTIONS = ("base_url", "extra_body", "max_images")
 
@@ -147,6 +150,7 @@ class OpenAIBackend:
         self.concurrency = int(options["concurrency"])
         self.timeout_s = float(options["timeout_s"])
         self.max_retries = int(options["max_retries"])
+        self.stream = bool(options["stream"])
         self.stats = {"requests": 0, "retries": 0}
 
     @classmethod
@@ -192,13 +196,15 @@ class OpenAIBackend:
     # ---------------------------------------------------------------------------- generation
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         """Streams (request, response) pairs as they finish; at most ``concurrency`` requests
-        are in flight, and only about that many are built at a time."""
+        are in flight, and only about that many are built at a time. If the caller stops
+        early (an error, a closed generator), no new request is sent; those in flight finish."""
         results: queue.Queue[tuple[Request, Response] | None] = queue.Queue()
         errors: list[BaseException] = []
+        stop = threading.Event()
 
         def runner() -> None:
             try:
-                asyncio.run(self._run_all(requests, results))
+                asyncio.run(self._run_all(requests, results, stop))
             except BaseException as exc:  # surfaced in the calling thread
                 errors.append(exc)
             finally:
@@ -206,32 +212,53 @@ class OpenAIBackend:
 
         thread = threading.Thread(target=runner, name="medunieval-openai", daemon=True)
         thread.start()
-        while (item := results.get()) is not None:
-            yield item
+        try:
+            while (item := results.get()) is not None:
+                yield item
+        finally:
+            stop.set()
         thread.join()
         if errors:
             raise errors[0]
 
-    async def _run_all(self, requests: Sequence[Request], results: queue.Queue) -> None:
+    async def _run_all(
+        self, requests: Sequence[Request], results: queue.Queue, stop: threading.Event
+    ) -> None:
         import openai
 
-        client = openai.AsyncOpenAI(
-            api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
-        )
+        # One client (connection pool) per POOL_WORKERS workers: the pool's bookkeeping per
+        # request grows with its connection count, so several small pools cost less CPU.
+        clients = [
+            openai.AsyncOpenAI(
+                api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+            )
+            for _ in range(-(-self.concurrency // POOL_WORKERS))
+        ]
         pending: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=self.concurrency * 2)
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
+            client = clients[seed // POOL_WORKERS]
             while (req := await pending.get()) is not None:
-                results.put((req, await self._one(client, req, rng)))
+                if stop.is_set():  # the caller is gone: drain without sending
+                    continue
+                try:
+                    resp = await self._one(client, req, rng)
+                except Exception as exc:  # a per-sample bug must not stall the other workers
+                    reason = self.redact(f"{type(exc).__name__}: {exc}")[:500]
+                    resp = error_response("backend_error", reason)
+                results.put((req, resp))
 
         workers = [asyncio.create_task(worker(i)) for i in range(self.concurrency)]
         for req in requests:
+            if stop.is_set():
+                break
             await pending.put(req)
         for _ in workers:
             await pending.put(None)
         await asyncio.gather(*workers)
-        await client.close()
+        for client in clients:
+            await client.close()
 
     async def _one(self, client: Any, req: Request, rng: random.Random) -> Response:
         try:
@@ -259,12 +286,11 @@ class OpenAIBackend:
             self.stats["requests"] += 1
             start = time.perf_counter()
             try:
-                if self.options.get("stream"):
-                    stream = await client.chat.completions.create(**body, stream=True)
-                    return await self._collect(stream, start)
-                return self._parse(await client.chat.completions.create(**body), start)
+                return await asyncio.wait_for(self._attempt(client, body, start), self.timeout_s)
             except _Retryable as exc:
                 last = exc
+            except asyncio.TimeoutError:  # the whole answer (all chunks) took too long
+                last = _Retryable("timeout", f"no answer within {self.timeout_s:g} s")
             except Exception as exc:
                 final = self._classify(exc)
                 if isinstance(final, Response):
@@ -275,7 +301,49 @@ class OpenAIBackend:
             last.kind, self.redact(f"{last.reason} (gave up after {self.max_retries} retries)")
         )
 
+    async def _attempt(self, client: Any, body: dict[str, Any], start: float) -> Response:
+        if self.stream:
+            return await self._streamed(client, body, start)
+        return self._parse(await client.chat.completions.create(**body), start)
+
+    async def _streamed(self, client: Any, body: dict[str, Any], start: float) -> Response:
+        """One streamed completion, its deltas joined into one Response."""
+        stream = await client.chat.completions.create(
+            **body, stream=True, stream_options={"include_usage": True}
+        )
+        parts: list[str] = []
+        finish, usage, seen_choice = None, None, False
+        async for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            for choice in getattr(chunk, "choices", None) or []:
+                if getattr(choice, "index", 0) != 0:
+                    continue
+                seen_choice = True
+                delta = getattr(choice, "delta", None)
+                if getattr(delta, "content", None):
+                    parts.append(delta.content)
+                finish = getattr(choice, "finish_reason", None) or finish
+        if not seen_choice:
+            raise _Retryable("empty_choices", "the server streamed no choices")
+        if not parts and finish == "content_filter":
+            return error_response("content_filter", "the server's content filter blocked it")
+        return Response(
+            text="".join(parts),
+            finish_reason=finish,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            latency_s=time.perf_counter() - start,
+        )
+
     def _parse(self, completion: Any, start: float) -> Response:
+        if isinstance(completion, str):  # the client got a body that is not JSON
+            if completion.lstrip().startswith("data:"):
+                return error_response(
+                    "malformed_response",
+                    "the server answered a non-streaming request with an event stream; set "
+                    "`stream: true` in the model preset's options",
+                )
+            raise _Retryable("malformed_response", f"a non-JSON body: {completion[:200]!r}")
         choices = getattr(completion, "choices", None)
         if not choices:
             raise _Retryable("empty_choices", "the server returned no choices")
@@ -290,31 +358,6 @@ class OpenAIBackend:
         return Response(
             text=text,
             finish_reason=getattr(choice, "finish_reason", None),
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-            latency_s=time.perf_counter() - start,
-        )
-
-    async def _collect(self, stream: Any, start: float) -> Response:
-        """A streamed answer (preset option ``stream: true``; ``transformers serve`` always
-        streams): the content deltas joined, the last finish reason, usage when sent."""
-        parts: list[str] = []
-        finish = None
-        usage = None
-        seen = False
-        async for chunk in stream:
-            usage = getattr(chunk, "usage", None) or usage
-            for choice in getattr(chunk, "choices", None) or []:
-                seen = True
-                delta = getattr(choice, "delta", None)
-                if delta is not None and getattr(delta, "content", None):
-                    parts.append(delta.content)
-                finish = getattr(choice, "finish_reason", None) or finish
-        if not seen:
-            raise _Retryable("empty_choices", "the stream carried no choices")
-        return Response(
-            text="".join(parts),
-            finish_reason=finish,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
             latency_s=time.perf_counter() - start,
