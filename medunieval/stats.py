@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Sequence
 
 Z95 = 1.959963984540054
 
@@ -18,20 +16,6 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def bootstrap_interval(
-    values: Sequence[float], seed: int = 0, rounds: int = 1000, level: float = 0.95
-) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of the mean, with a seeded RNG (reproducible)."""
-    n = len(values)
-    if n == 0:
-        return None
-    rng = random.Random(seed)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
-    lo = means[int(math.floor((1 - level) / 2 * rounds))]
-    hi = means[min(rounds - 1, int(math.ceil((1 + level) / 2 * rounds)) - 1)]
-    return lo, hi
 
 
 def mcnemar_exact(b: int, c: int) -> float:

@@ -151,7 +151,6 @@ class OpenAIBackend:
         self.timeout_s = float(options["timeout_s"])
         self.max_retries = int(options["max_retries"])
         self.stream = bool(options["stream"])
-        self.stats = {"requests": 0, "retries": 0}
 
     @classmethod
     def from_preset(
@@ -281,9 +280,7 @@ class OpenAIBackend:
         last: _Retryable | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
-                self.stats["retries"] += 1
                 await asyncio.sleep(backoff_delay(attempt, last.retry_after if last else None, rng))
-            self.stats["requests"] += 1
             start = time.perf_counter()
             try:
                 return await asyncio.wait_for(self._attempt(client, body, start), self.timeout_s)
