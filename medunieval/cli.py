@@ -21,16 +21,36 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from .console import configure_help, make_console
 from .errors import ConfigError, MedUniEvalError
 
+configure_help()
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Evaluate medical vision-language models on the Hulu-Med benchmarks.",
 )
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"medunieval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Evaluate medical vision-language models on the Hulu-Med benchmarks."""
 
 
 class RateColumn(ProgressColumn):
@@ -583,12 +603,18 @@ def demo(
     workdir: Path = typer.Option(
         Path("results/demo"), help="Where the demo model, data and run go."
     ),
+    cache: Path | None = typer.Option(
+        None,
+        envvar="MEDUNIEVAL_CACHE",
+        help="Response store (default: <workdir>/../cache/responses.sqlite, the one "
+        "`medunieval cache` reads).",
+    ),
 ) -> None:
     """Build a tiny random Qwen2-VL offline and run VQA-RAD + MedQA on bundled real rows."""
     from .demo import run_demo
 
     try:
-        summaries = run_demo(workdir, console=err)
+        summaries = run_demo(workdir, console=err, cache=cache)
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary(summaries, ("strict", "compat"))

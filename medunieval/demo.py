@@ -3,10 +3,16 @@ images and a tiny randomly initialised Qwen2-VL (its answers are noise; the pipe
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+# Notices that are expected with the tiny demo model and say nothing about the user's setup.
+QUIET_NOTICES = ("video processor unavailable (torchvision is not installed)",)
 
 
 def synth_image(path: Path, seed: int, size: int = 64) -> Path:
@@ -45,8 +51,57 @@ def prepare_data(root: Path) -> Path:
     return root
 
 
-def run_demo(workdir: Path, console: Any = None) -> dict[str, dict[str, Any]]:
-    """Build the tiny model and data under ``workdir`` and run vqa_rad + medqa through hf."""
+class _Filtered:
+    """A text stream that drops lines holding one of ``QUIET_NOTICES``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._dropping = False  # inside a dropped line (print writes its newline separately)
+
+    def write(self, text: str) -> int:
+        if any(n in text for n in QUIET_NOTICES):
+            self._dropping = not text.endswith("\n")
+            return len(text)
+        if self._dropping and text.startswith("\n"):
+            self._dropping = False
+            text = text[1:]
+        return self._stream.write(text) if text else 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def quiet_model_notices() -> Iterator[None]:
+    """Silence transformers' "slow image processor" advice and the image-only processor notice
+    (the tiny demo model has no fast processor and needs no video processor)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - the demo needs the hf extra anyway
+        hf_logging = None
+    level = hf_logging.get_verbosity() if hf_logging else None
+    if hf_logging:
+        hf_logging.set_verbosity_error()
+    stderr, sys.stderr = sys.stderr, _Filtered(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stderr = stderr
+        if hf_logging and level is not None:
+            hf_logging.set_verbosity(level)
+
+
+def demo_store(workdir: Path) -> Path:
+    """The demo's response store: the one ``medunieval run`` and ``medunieval cache`` use by
+    default, ``<workdir>/../cache/responses.sqlite`` (``results/cache/responses.sqlite``)."""
+    return Path(workdir).parent / "cache" / "responses.sqlite"
+
+
+def run_demo(
+    workdir: Path, console: Any = None, cache: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Build the tiny model and data under ``workdir`` and run vqa_rad + medqa through hf;
+    responses go to ``cache`` (default ``demo_store(workdir)``)."""
     from .engine import Engine, RunConfig
     from .tiny_models import build_tiny_qwen2_vl
 
@@ -63,11 +118,22 @@ def run_demo(workdir: Path, console: Any = None) -> dict[str, dict[str, Any]]:
         data_dir=data,
         output=workdir / "runs",
         run_id="demo",
-        cache=workdir / "cache" / "responses.sqlite",
+        cache=cache or demo_store(workdir),
         max_new_tokens=16,
         batch_size=8,
     )
-    result = Engine(cfg).run()
+    with quiet_model_notices():
+        result = Engine(cfg).run()
     if console is not None:
         console.print(f"records and summaries in {result.run_dir}")
+        console.print(_served_line(result.results, cfg.cache), highlight=False)
     return {r.name: r.summary for r in result.results}
+
+
+def _served_line(results: list[Any], store: Path | None) -> str:
+    """Where the responses came from: generated now or served from the response store."""
+    gen = sum(r.generated for r in results)
+    hit = sum(r.cached for r in results)
+    if gen == 0 and hit:
+        return f"all {hit} responses served from the response store {store} (nothing generated)"
+    return f"generated {gen}, served from the response store {hit} (store: {store})"

