@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -74,32 +73,6 @@ def _parse_data(items: list[str]) -> dict[str, Path]:
             raise ConfigError(f"--data expects NAME=PATH, got {item!r}")
         data[name.strip()] = Path(path).expanduser()
     return data
-
-
-def _load_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        cfg = yaml.safe_load(path.read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read --config {path}: {exc}") from exc
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"--config {path}: expected a mapping")
-    return cfg
-
-
-def _batch_size(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        size = int(value)
-    except ValueError:
-        raise ConfigError(
-            f"--batch-size must be 'auto' or a positive integer, got {value!r}"
-        ) from None
-    if size < 1:
-        raise ConfigError("--batch-size must be at least 1")
-    return size
 
 
 def _pct(x: float | None) -> str:
@@ -180,8 +153,12 @@ def print_summary(
 
 @app.command()
 def run(
-    model: str = typer.Option(
-        ..., "--model", "-m", help="Preset name, preset YAML, local model dir or hub id."
+    ctx: typer.Context,
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Preset name, preset YAML, local model dir or hub id (required here or in --config).",
     ),
     bench: str | None = typer.Option(
         None, "--bench", "-b", help="Comma-separated benchmark ids (or --suite)."
@@ -202,7 +179,8 @@ def run(
     data: list[str] = typer.Option([], help="Per-benchmark local data, NAME=PATH (repeatable)."),
     config: Path | None = typer.Option(
         None,
-        help="YAML file with defaults for these options (e.g. data: {vqa_rad: /data/vqa_rad}).",
+        help="YAML file setting any of these options (limit: 20, data: {vqa_rad: /data/vqa_rad}); "
+        "flags given here override it; unknown keys are an error.",
     ),
     predictions: Path | None = typer.Option(None, help="Predictions JSONL for the replay backend."),
     reasoning: bool = typer.Option(
@@ -259,46 +237,16 @@ def run(
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
 ) -> None:
-    """Run benchmarks for a model; re-running the same command resumes where it stopped."""
-    from .engine import Engine, RunConfig
+    """Run benchmarks for a model; re-running the same command resumes where it stopped.
+
+    Every option can also come from ``--config FILE.yaml`` (same names, e.g. ``limit: 20``,
+    ``data: {vqa_rad: /data/vqa_rad}``); flags on the command line override the file."""
+    from .engine import Engine
+    from .runconfig import from_sources
 
     try:
-        profiles = _profiles(profile)
-        cfg_file = _load_config(config)
-        data_map = {k: Path(v) for k, v in (cfg_file.get("data") or {}).items()}
-        data_map.update(_parse_data(data))
-        benchmarks, subset = _benchmarks_and_subset(bench, suite)
-        cfg = RunConfig(
-            model=model,
-            benchmarks=benchmarks,
-            suite=suite,
-            subset=subset,
-            backend=backend,
-            limit=limit,
-            data_dir=data_dir or (Path(cfg_file["data_dir"]) if cfg_file.get("data_dir") else None),
-            data=data_map,
-            predictions=predictions,
-            reasoning=reasoning,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            batch_size=_batch_size(batch_size),
-            device=device,
-            output=output,
-            run_id=run_id,
-            cache=cache,
-            use_cache=not no_cache,
-            trust_remote_code=trust_remote_code,
-            num_shards=num_shards,
-            shard_index=shard_index,
-            data_parallel=data_parallel,
-            executor=executor,
-            ray_address=ray_address,
-            gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
-            concurrency=concurrency,
-            judge=judge,
-        )
+        cfg, display = from_sources(_explicit_options(ctx), config)
+        profiles = _profiles(display.get("profile", profile))
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -343,23 +291,18 @@ def run(
     )
 
 
-def _benchmarks_and_subset(bench: str | None, suite: str | None) -> tuple[list[str], dict]:
-    """``--bench`` or ``--suite`` (not both): the benchmark list and any seeded subsets."""
-    if bench and suite:
-        raise ConfigError("give --bench or --suite, not both")
-    if suite:
-        from .benchmarks import BENCHMARKS
-        from .suites import load_suite
+def _explicit_options(ctx: typer.Context) -> dict[str, Any]:
+    """The options given on the command line (or through their environment variable), in the
+    run configuration's spelling; options left at their default are not included, so a
+    ``--config`` file can set them."""
+    def given_here(name: str) -> bool:  # COMMANDLINE / ENVIRONMENT, not DEFAULT(_MAP)
+        source = ctx.get_parameter_source(name)
+        return source is not None and not source.name.startswith("DEFAULT")
 
-        loaded = load_suite(suite)
-        missing = [b for b in loaded.benchmarks if b not in BENCHMARKS.names()]
-        if missing:
-            raise ConfigError(
-                f"suite {loaded.name}: benchmark(s) not available in this installation: "
-                f"{', '.join(missing)} (see `medunieval list benchmarks`)"
-            )
-        return list(loaded.benchmarks), dict(loaded.subset)
-    return [b for b in (bench or "").split(",") if b.strip()], {}
+    given = {n: v for n, v in ctx.params.items() if n != "config" and given_here(n)}
+    if "data" in given:
+        given["data"] = _parse_data(given["data"])
+    return given
 
 
 def _profiles(profile: str) -> tuple[str, ...]:
@@ -395,52 +338,28 @@ def rescore(
 @app.command("list")
 def list_(
     what: str = typer.Argument(..., help="benchmarks | models | backends | suites"),
+    fmt: str = typer.Option(
+        "table", "--format", help="table | plain (tab-separated, id first) | json"
+    ),
 ) -> None:
     """List registered benchmarks, model presets, backends or suites."""
-    from .backends import BACKENDS
-    from .benchmarks import BENCHMARKS
-    from .presets import builtin_presets
+    from .listing import FORMATS, render_json, render_plain, rows
 
     try:
-        if what == "benchmarks":
-            table = Table("id", "paper column", "task", "hub source", "description")
-            for name in BENCHMARKS.names():
-                b = BENCHMARKS.get(name)
-                table.add_row(
-                    name,
-                    b.title,
-                    b.task,
-                    b.hub.describe() if b.hub else (b.url or "local only"),
-                    b.description,
-                )
-        elif what == "models":
-            table = Table("preset", "model", "backend", "adapter", "group")
-            for name, p in sorted(builtin_presets().items()):
-                table.add_row(name, p.model, p.backend, p.adapter, p.group or "")
-        elif what == "backends":
-            table = Table("backend")
-            for name in BACKENDS.names():
-                table.add_row(name)
-        elif what == "suites":
-            from .suites import load_suite, suite_names
-
-            table = Table("suite", "benchmarks", "subset", "description")
-            for name in suite_names():
-                suite = load_suite(name)
-                spec = next(iter(suite.subset.values()), None)
-                table.add_row(
-                    name,
-                    ", ".join(suite.benchmarks),
-                    f"{spec.n} per benchmark, seed {spec.seed}" if spec else "all samples",
-                    suite.description.split(". ")[0],
-                )
-        else:
-            raise ConfigError(
-                f"nothing called {what!r} to list: use benchmarks, models, backends or suites"
-            )
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        cols, table_rows = rows(what)
     except MedUniEvalError as exc:
         _fail(exc)
-    out.print(table)
+    if fmt == "plain":
+        sys.stdout.write(render_plain(cols, table_rows))
+    elif fmt == "json":
+        sys.stdout.write(render_json(cols, table_rows))
+    else:
+        table = Table(*cols)
+        for row in table_rows:
+            table.add_row(*row)
+        out.print(table)
 
 
 @app.command()

@@ -9,7 +9,10 @@ writes the exact ids for a benchmark and its data.
 from __future__ import annotations
 
 _REPORT = "`id`, else `study_id`, else `dicom_id`, else the row"
-_VQA3D = "`id`, else `question_id`, else `qid`, else the row; M3D-VQA csv rows give two: `<id>-closed`, `<id>-open`"
+_VQA3D = (
+    "`id`, else `question_id`, else `qid`, else the row; an M3D-VQA csv row gives two: "
+    "`<id>-closed` and `<id>-open`"
+)
 
 SAMPLE_IDS: dict[str, str] = {
     "vqa_rad": "`qid`, else the row",
@@ -29,7 +32,7 @@ SAMPLE_IDS: dict[str, str] = {
     "supergpqa_med": "`uuid`, else the row",
     "omnimedvqa": "`question_id`, else the row",
     "medframeqa": "`question_id`, else the row",
-    "pmc_vqa": "`index` / `id` column when present, else the row",
+    "pmc_vqa": "the csv's index column (unnamed, `index` or `Unnamed: 0`), else the row",
     "mmmu_med": "`id` (`validation_<Subject>_<n>`)",
     "mmmu_med_test": "`id` (`test_<Subject>_<n>`)",
     "cmb": "`id`, else the row",

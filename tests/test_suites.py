@@ -109,9 +109,18 @@ def test_run_suite_runs_exactly_the_subset(tmp_path: Path, data_root: Path) -> N
     assert [r["sample_id"] for r in vqa] == expected
 
 
+def test_suite_with_bench_runs_the_intersection(tmp_path: Path, data_root: Path) -> None:
+    res = _suite_cli(tmp_path, data_root, "paper-table-2", "--bench", "medqa,vqa_rad")
+    assert res.exit_code == 0, res.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["medqa"]
+    res = _suite_cli(tmp_path, data_root, "paper-table-1", "--bench", "medqa")
+    assert res.exit_code == 2 and "no benchmark in common" in res.output
+    res = _suite_cli(tmp_path, data_root, "paper-table-2", "--bench", "medqaa")
+    assert res.exit_code == 2 and "Did you mean medqa" in res.output
+
+
 def test_run_suite_errors(tmp_path: Path, data_root: Path) -> None:
-    res = _suite_cli(tmp_path, data_root, "paper-table-2", "--bench", "medqa")
-    assert res.exit_code == 2 and "not both" in res.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nbenchmarks: [medqa, no_such_bench]\n")
     res = _suite_cli(tmp_path, data_root, bad)
