@@ -83,18 +83,19 @@ def print_summary(
     summaries: dict[str, dict[str, Any]], profiles: tuple[str, ...], console: Console = out
 ) -> None:
     """The per-benchmark summary table, then the sub-scores."""
-    table = Table(title="Results (accuracy %, micro-averaged)", show_lines=False)
+    table = Table(title="Results (%, micro-averaged; metric per benchmark)", show_lines=False)
     table.add_column("benchmark")
+    table.add_column("metric")
     table.add_column("n", justify="right")
     for p in profiles:
         table.add_column(p, justify="right")
         table.add_column(f"{p} parsed", justify="right")
     table.add_column("errors", justify="right")
     for name, s in summaries.items():
-        row = [name, str(s["n"])]
+        row = [name, metric_label(s), str(s["n"])]
         for p in profiles:
             prof = s.get("profiles", {}).get(p, {"score": None, "parse_rate": None})
-            row += [_pct(prof["score"]), _pct(prof["parse_rate"])]
+            row += [_pct(prof["score"]), _pct(prof.get("parse_rate"))]
         row.append(str(s["errors"]))
         table.add_row(*row)
     console.print(table)
@@ -102,20 +103,14 @@ def print_summary(
         for kind, count in s["error_kinds"].items():
             example = (s.get("error_examples") or {}).get(kind) or ""
             console.print(
-                f"[yellow]{name}: {count} × {kind}[/] (e.g. {example})",
+                f"[yellow]{name}: {count} × {kind}[/]" + (f" (e.g. {example})" if example else ""),
                 highlight=False,
                 soft_wrap=True,
             )
     for name, s in summaries.items():
-        if s.get("judge"):
-            j = s["judge"]
-            console.print(
-                f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
-                f"judge errors {j['errors']}, not judged {j['unjudged']}"
-                + (f" (e.g. {j['error_example']})" if j.get("error_example") else ""),
-                highlight=False,
-                soft_wrap=True,
-            )
+        line = judge_line(s)
+        if line:
+            console.print(f"[cyan]{name}: {line}", highlight=False, soft_wrap=True)
     for name, s in summaries.items():
         if "note" in s:
             console.print(
@@ -149,6 +144,48 @@ def print_summary(
     if len(costs) > 1:
         total = sum(u["cost_usd"] for _, u in costs)
         console.print(f"run cost: ${total:.4f}", highlight=False)
+
+
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "rougeL": "ROUGE-L",
+    "healthbench_score": "rubric score",
+    "top1_recall": "top-1 recall",
+}
+
+
+def metric_label(summary: dict[str, Any]) -> str:
+    """The name of the metric a benchmark's score column holds."""
+    if "profiles" not in summary:
+        return "-" if summary.get("scored") is False else ""
+    metrics = {p.get("metric") for p in summary["profiles"].values()}
+    return ", ".join(METRIC_LABELS.get(m, str(m)) for m in sorted(metrics, key=str) if m)
+
+
+def judge_line(summary: dict[str, Any]) -> str | None:
+    """The judge line: only when a judge was asked for (verdicts or judge errors exist), or
+    when questions that a judge would grade went without one."""
+    j = summary.get("judge")
+    if not j:
+        return None
+    if j["judges"] or j["judged"] or j["errors"]:
+        return (
+            f"judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, judge errors "
+            f"{j['errors']}, not judged {j['unjudged']}"
+            + (f" (e.g. {j['error_example']})" if j.get("error_example") else "")
+        )
+    if j.get("task") == "vqa":  # without a judge: open answers are scored by exact match
+        subs = (summary.get("profiles", {}).get("strict") or {}).get("subscores", {})
+        n_open = (subs.get("answer_type", {}).get("open") or {}).get("n", 0)
+        if not n_open:
+            return None
+        return (
+            f"no judge[/] · {n_open} open question(s) scored by exact match "
+            "(--judge PRESET for judge verdicts)"
+        )
+    if not j["unjudged"]:
+        return None
+    return f"no judge[/] · {j['unjudged']} answer(s) need one to be scored (--judge PRESET)"
 
 
 @app.command()
@@ -282,6 +319,8 @@ def run(
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary({r.name: r.summary for r in result.results}, profiles)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     gen = sum(r.generated for r in result.results)
     hit = sum(r.cached for r in result.results)
     skip = sum(r.skipped for r in result.results)
@@ -557,6 +596,39 @@ def setup(
     except MedUniEvalError as exc:
         _fail(exc)
     out.print(f"WordNet ready in {folder}", highlight=False, soft_wrap=True)
+
+
+@app.command("predictions-template")
+def predictions_template(
+    bench: str = typer.Option(..., "--bench", "-b", help="Comma-separated benchmark ids."),
+    data_dir: Path | None = typer.Option(
+        None, help="Local data (as for `run`): a file/folder, or one sub-folder per benchmark."
+    ),
+    data: list[str] = typer.Option([], help="Per-benchmark local data, NAME=PATH (repeatable)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The JSONL template to write."),
+    limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
+    reasoning: bool = typer.Option(False, help="The reasoning prompt variants."),
+) -> None:
+    """Write a predictions template (id, prompt, media digests per sample) to fill with your own
+    model's answers and replay with `run --backend replay --predictions FILE`."""
+    from .predictions_template import write_template
+    from .runconfig import from_sources
+
+    try:
+        cfg, _ = from_sources(
+            {
+                "model": "predictions-template",
+                "bench": bench,
+                "data_dir": data_dir,
+                "data": _parse_data(data),
+                "limit": limit,
+                "reasoning": reasoning,
+            }
+        )
+        n = write_template(cfg, output)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    err.print(f"wrote {n} template line(s) to {output}", highlight=False)
 
 
 @app.command("report-metrics")

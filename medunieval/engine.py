@@ -96,6 +96,7 @@ class BenchResult:
 class RunResult:
     run_dir: Path
     results: list[BenchResult]
+    warnings: list[str] = field(default_factory=list)  # e.g. unmatched replay predictions
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -129,6 +130,23 @@ def data_path(cfg: RunConfig, bench: Benchmark) -> Path | None:
             f"folder per benchmark (or use --data {bench.name}=PATH)"
         )
     return None
+
+
+def load_all_raw(cfg: RunConfig, benches: list[Benchmark]) -> list[RawRows]:
+    """Every benchmark's rows; the data problems of all benchmarks are reported at once."""
+    raws, problems = [], []
+    for bench in benches:
+        try:
+            raws.append(bench.load_raw(data_path(cfg, bench)))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} benchmarks cannot load their data: " + " | ".join(problems)
+        )
+    return raws
 
 
 def gen_params(cfg: RunConfig, bench: Benchmark, preset: ModelPreset) -> GenParams:
@@ -304,6 +322,7 @@ class Engine:
                 device=cfg.device,
             )
         self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
+        self._all_ids: dict[str, list[str]] = {}  # every sample id of each benchmark's data
 
     @property
     def loaded_backend(self) -> Backend | None:
@@ -338,7 +357,7 @@ class Engine:
             manifest = rd.read_manifest() or self._new_manifest()
             # Every data source is resolved before any generation: a wrong path for the last
             # benchmark must not surface after hours spent on the first.
-            raws = [b.load_raw(data_path(self.cfg, b)) for b in self.benches]
+            raws = load_all_raw(self.cfg, self.benches)
             results = [
                 self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
             ]
@@ -356,9 +375,12 @@ class Engine:
                 manifest["backend"]["fingerprint"] = self._backend.fingerprint()
             if self._judge is not None:
                 manifest["judge"] = self._judge.describe()
+            warnings = self._replay_warnings()
+            if warnings:
+                manifest["invocations"][-1]["warnings"] = warnings
             rd.write_manifest(manifest)
             write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
-            return RunResult(rd.path, results)
+            return RunResult(rd.path, results, warnings)
         finally:
             if self._backend is not None and self._close_backend:
                 self._backend.close()
@@ -367,6 +389,14 @@ class Engine:
             if self._judge is not None:
                 self._judge.close()
             rd.unlock()
+
+    def _replay_warnings(self) -> list[str]:
+        if self.preset.backend != "replay":
+            return []
+        from .replay_check import check_predictions, predictions_path
+
+        path = predictions_path(self.preset, self.cfg.predictions)
+        return check_predictions(path, self._all_ids) if path is not None else []
 
     def _new_manifest(self) -> dict[str, Any]:
         cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()}
@@ -390,6 +420,7 @@ class Engine:
     def _run_bench(self, bench: Benchmark, raw: RawRows, manifest: dict[str, Any]) -> BenchResult:
         cfg, rd = self.cfg, self.run_dir
         samples = bench.samples(raw)
+        self._all_ids[bench.name] = [s.id for s in samples]
         subset = cfg.subset.get(bench.name)
         if subset is not None:
             strata = subset_strata(bench, samples, subset)

@@ -90,9 +90,13 @@ def resolve_model(spec: str, backend: str | None = None) -> ModelPreset:
     if preset is None and _HUB_ID.match(spec) and not path.exists():
         preset = ModelPreset(name=spec.split("/")[-1], model=spec, source="hub id")
     if preset is None:
+        import difflib
+
+        close = difflib.get_close_matches(spec.lower(), list(by_lower), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(by_lower[c].name for c in close)}?" if close else ""
         raise ConfigError(
             f"--model {spec!r} is not a preset, a preset YAML, a local model directory or a hub id "
-            f"(org/name). Run `medunieval list models` for presets."
+            f"(org/name).{hint} Run `medunieval list models` for presets."
         )
     if backend:
         preset.backend = backend
