@@ -292,21 +292,24 @@ class Engine:
         progress: ProgressHook | None = None,
         backend: Backend | None = None,
         close_backend: bool = True,
+        preset: ModelPreset | None = None,
     ) -> None:
         """``backend``: an already loaded backend to use, e.g. a data-parallel worker's model
         reused across the shards it processes; ``close_backend=False`` keeps the backend open
-        after ``run`` (the caller closes it)."""
+        after ``run`` (the caller closes it). ``preset``: the model's description when it is
+        not resolved from ``cfg.model`` (a Python model object passed to ``evaluate``)."""
         self.cfg = cfg
         check_sharding(cfg)
         self.benches = resolve_benchmarks(cfg.benchmarks)
         if cfg.backend is not None:
             BACKENDS.get(cfg.backend)
-        self.preset = resolve_model(cfg.model, cfg.backend)
+        self.preset = preset or resolve_model(cfg.model, cfg.backend)
         if cfg.backend is None and cfg.predictions is not None:
             self.preset.backend = "replay"
         if cfg.trust_remote_code:
             self.preset.trust_remote_code = True
-        BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
+        if backend is None or preset is None:
+            BACKENDS.get(self.preset.backend)  # unknown backend -> ConfigError before any work
         self.run_dir = RunDir(cfg.output / run_id_for(cfg, self.preset))
         self.progress = progress or (lambda *_: None)
         self._backend: Backend | None = backend

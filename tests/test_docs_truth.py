@@ -33,4 +33,4 @@ def test_markdown_tables_have_no_stray_rows() -> None:
 def test_readme_records_table_names_the_answer_field() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     row = next(line for line in readme.splitlines() if line.startswith("| `<bench>/records.jsonl`"))
-    assert "`answer`" in row and "gold" not in row
+    assert "`answer`" in row and "question, gold," not in row
