@@ -443,21 +443,49 @@ def leaderboard(
     include_later: bool = typer.Option(
         False, help="Add rows published after the paper (Hulu-Med-4B)."
     ),
+    all_runs: bool = typer.Option(
+        False,
+        "--all-runs",
+        help="Without --runs: every run under results/runs (default: the latest complete run "
+        "per preset).",
+    ),
+    marks: str = typer.Option(
+        "computed",
+        help="computed (best / second best per group, as the caption says) | printed (the "
+        "published Markdown's marks, reproduced exactly).",
+    ),
+    contradictions: bool = typer.Option(
+        False,
+        "--list-contradictions",
+        help="List the cells where the published marks contradict the caption, then exit.",
+    ),
 ) -> None:
-    """Regenerate the paper's Table 1 / Table 2, with runs as extra rows."""
+    """Regenerate the paper's Table 1 / Table 2, with runs as extra rows (labelled by run id;
+    partial runs are marked * and never take marks)."""
     from .leaderboard import FORMATS, build_table, load_runs, load_table, render
+    from .leaderboard.reference import mark_contradictions
+    from .leaderboard.render import MARK_MODES
+    from .leaderboard.runs import latest_per_preset
 
     try:
         if fmt not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        if marks not in MARK_MODES:
+            raise ConfigError(f"--marks must be one of {', '.join(MARK_MODES)}, got {marks!r}")
         if profile is not None:
             _profiles(profile)
         ids = ["table1", "table2"] if table == "all" else [table]
+        if contradictions:
+            _print_contradictions([mark_contradictions(load_table(t, include_later)) for t in ids])
+            return
         run_rows = load_runs(runs) if runs else []
         if not runs and Path("results/runs").is_dir():
             run_rows = load_runs([Path("results/runs")])
+            run_rows = run_rows if all_runs else latest_per_preset(run_rows)
         parts = [
-            render(build_table(load_table(t, include_later), run_rows, profile), fmt, delta, ci)
+            render(
+                build_table(load_table(t, include_later), run_rows, profile), fmt, delta, ci, marks
+            )
             for t in ids
         ]
     except MedUniEvalError as exc:
@@ -469,6 +497,17 @@ def leaderboard(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}", highlight=False)
+
+
+def _print_contradictions(per_table: list[list[dict[str, Any]]]) -> None:
+    t = Table("table", "row group", "model", "column", "value", "printed", "caption's rule")
+    for rows in per_table:
+        for c in rows:
+            value = "-" if c["value"] is None else f"{c['value']:.1f}"
+            cells = (c["table"], c["row_group"], c["model"], c["column"], value)
+            t.add_row(*cells, c["printed"], c["caption"])
+    out.print(t)
+    err.print(f"{sum(map(len, per_table))} cell(s) differ", highlight=False)
 
 
 @app.command()

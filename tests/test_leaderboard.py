@@ -189,21 +189,21 @@ def test_run_rows_values_deltas_intervals_and_markers(tmp_path: Path, data_root:
     [row_run] = load_runs([tmp_path / "runs"])
     table = build_table(load_table("2"), [row_run])
     new = table.row_groups[-1]
-    assert new.label == "New runs" and [r.model for r in new.rows] == ["replay-model"]
+    assert new.label == "New runs" and [r.model for r in new.rows] == ["replay-model (run r1)"]
     medqa = [c.benchmark for c in table.columns].index("medqa")
     row = new.rows[0]
     assert row.values[medqa] == expected
     assert sum(v is not None for v in row.values) == 1  # other columns: "-"
     assert row.cells[medqa]["ci"] == (62.8, 84.2)  # Wilson 45/60
     md = render(table, "md", delta=True, ci=True)
-    assert "| replay-model | - | - | - | - | - | - | 75.0 [62.8, 84.2] | - |" in md
+    assert "| replay-model (run r1) | - | - | - | - | - | - | 75.0 [62.8, 84.2] | - |" in md
 
     # placed by the preset's group, with the delta to the published value of that model
     _as_preset(run, "Hulu-Med-7B", "medical_lt10b")
     table = build_table(load_table("2"), load_runs([run]))
     group = table.group("medical_lt10b")
     ours = group.rows[-1]
-    assert ours.model == "Hulu-Med-7B (ours)" and ours.cells[medqa]["delta"] == round(
+    assert ours.model == "Hulu-Med-7B (ours) (run r1)" and ours.cells[medqa]["delta"] == round(
         75.0 - 73.5, 1
     )
     assert table.row_groups[-1].label != "New runs"

@@ -124,17 +124,57 @@ def compute_marks(group: RowGroup, n_columns: int) -> dict[tuple[int, int], str]
     """``{(row index, column index): "best" | "second"}`` for a marked row group.
 
     Per column, the highest value is ``best`` and the next lower distinct value ``second``;
-    ties share a mark; missing values take no part."""
+    ties share a mark; missing values take no part, and neither do run cells that are not
+    comparable with the table (a partial run, another profile or benchmark version)."""
     marks: dict[tuple[int, int], str] = {}
     if not group.marked:
         return marks
+
+    def competes(row: Row, col: int) -> bool:
+        return row.values[col] is not None and not row.cells.get(col, {}).get("markers")
+
     for col in range(n_columns):
-        present = sorted({r.values[col] for r in group.rows if r.values[col] is not None})[::-1]
+        present = sorted({r.values[col] for r in group.rows if competes(r, col)})[::-1]
         for rank, name in zip(present[:2], ("best", "second"), strict=False):
             for i, row in enumerate(group.rows):
-                if row.values[col] == rank:
+                if competes(row, col) and row.values[col] == rank:
                     marks[(i, col)] = name
     return marks
+
+
+def printed_marks(group: RowGroup, n_columns: int) -> dict[tuple[int, int], str]:
+    """The marks as the published Markdown prints them: a bold row (``highlight``, every
+    Hulu-Med row) reads as bold on each of its values; nothing is underlined."""
+    return {
+        (i, col): "best"
+        for i, row in enumerate(group.rows)
+        if row.highlight
+        for col in range(n_columns)
+        if row.values[col] is not None
+    }
+
+
+def mark_contradictions(table: RefTable) -> list[dict[str, Any]]:
+    """The cells where the printed marks differ from the caption's rule (``compute_marks``)."""
+    out = []
+    n = len(table.columns)
+    for group in table.row_groups:
+        printed, computed = printed_marks(group, n), compute_marks(group, n)
+        for i, row in enumerate(group.rows):
+            for col in range(n):
+                if printed.get((i, col)) != computed.get((i, col)):
+                    out.append(
+                        {
+                            "table": table.id,
+                            "row_group": group.label,
+                            "model": row.model,
+                            "column": table.columns[col].label,
+                            "value": row.values[col],
+                            "printed": printed.get((i, col)) or "none",
+                            "caption": computed.get((i, col)) or "none",
+                        }
+                    )
+    return out
 
 
 def reference_value(table: RefTable, preset: str, column: int) -> float | None:

@@ -7,9 +7,10 @@ import html
 import io
 from collections.abc import Callable
 
-from .reference import RefTable, Row, compute_marks
+from .reference import RefTable, Row, compute_marks, printed_marks
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
+MARK_MODES: tuple[str, ...] = ("computed", "printed")
 MARKER_SIGNS = {"profile": "†", "version": "‡", "partial": "*"}
 LEGEND = {
     "profile": "† scored with another profile than the table's",
@@ -51,6 +52,11 @@ def _cells(
     return out
 
 
+def _name(row: Row, marks_mode: str, bold: str) -> str:
+    """The row label; in ``printed`` mode a highlighted row's name is bold, as published."""
+    return bold.format(row.model) if marks_mode == "printed" and row.highlight else row.model
+
+
 def _legend(table: RefTable, delta: bool, ci: bool) -> list[str]:
     used = {
         m
@@ -68,11 +74,19 @@ def _legend(table: RefTable, delta: bool, ci: bool) -> list[str]:
     return lines
 
 
-def _rows(table: RefTable) -> list[tuple[str, list[tuple[Row, dict[int, str]]]]]:
+def _rows(
+    table: RefTable, marks_mode: str = "computed", cell_marks: bool = True
+) -> list[tuple[str, list[tuple[Row, dict[int, str]]]]]:
+    """Row groups with each row's marks by column: the caption's rule (``computed``) or the
+    published ones (``printed``; as cell marks only when ``cell_marks``, for CSV; Markdown,
+    LaTeX and HTML print them as the published Markdown does, on the model name)."""
     out = []
     width = len(table.columns)
     for group in table.row_groups:
-        marks = compute_marks(group, width)
+        if marks_mode == "printed":
+            marks = printed_marks(group, width) if cell_marks else {}
+        else:
+            marks = compute_marks(group, width)
         rows = [
             (row, {c: m for (r, c), m in marks.items() if r == i})
             for i, row in enumerate(group.rows)
@@ -81,7 +95,9 @@ def _rows(table: RefTable) -> list[tuple[str, list[tuple[Row, dict[int, str]]]]]
     return out
 
 
-def render_md(table: RefTable, delta: bool = False, ci: bool = False) -> str:
+def render_md(
+    table: RefTable, delta: bool = False, ci: bool = False, marks: str = "computed"
+) -> str:
     cols = table.columns
     lines = [f"**{table.title}**: {table.caption.split(':', 1)[-1].strip()}", ""]
     lines += ["| Group | Columns |", "|---|---|"]
@@ -90,11 +106,11 @@ def render_md(table: RefTable, delta: bool = False, ci: bool = False) -> str:
     ]
     lines += ["", "| Models | " + " | ".join(c.label for c in cols) + " |"]
     lines.append("|---|" + "---|" * len(cols))
-    for label, rows in _rows(table):
+    for label, rows in _rows(table, marks, cell_marks=False):
         lines.append(f"| ***{label}*** |" + " |" * len(cols))
-        for row, marks in rows:
-            cells = _cells(row, marks, len(cols), delta, ci, str, "**{}**", "<u>{}</u>")
-            lines.append(f"| {row.model} | " + " | ".join(cells) + " |")
+        for row, row_marks in rows:
+            cells = _cells(row, row_marks, len(cols), delta, ci, str, "**{}**", "<u>{}</u>")
+            lines.append(f"| {_name(row, marks, '**{}**')} | " + " | ".join(cells) + " |")
     lines += [""] + _legend(table, delta, ci)
     return "\n".join(lines) + "\n"
 
@@ -117,7 +133,9 @@ def _tex(text: str) -> str:
     return text
 
 
-def render_latex(table: RefTable, delta: bool = False, ci: bool = False) -> str:
+def render_latex(
+    table: RefTable, delta: bool = False, ci: bool = False, marks: str = "computed"
+) -> str:
     cols = table.columns
     n = len(cols)
     out = [
@@ -139,35 +157,45 @@ def render_latex(table: RefTable, delta: bool = False, ci: bool = False) -> str:
     out.append(" ".join(rules))
     out.append("Models & " + " & ".join(_tex(c.label) for c in cols) + r" \\")
     out.append(r"\midrule")
-    for gi, (label, rows) in enumerate(_rows(table)):
+    for gi, (label, rows) in enumerate(_rows(table, marks, cell_marks=False)):
         if gi:
             out.append(r"\midrule")
         out.append(rf"\multicolumn{{{n + 1}}}{{l}}{{\textit{{{_tex(label)}}}}} \\")
-        for row, marks in rows:
-            cells = _cells(row, marks, n, delta, ci, _tex, r"\textbf{{{}}}", r"\underline{{{}}}")
-            out.append(_tex(row.model) + " & " + " & ".join(cells) + r" \\")
+        for row, row_marks in rows:
+            cells = _cells(
+                row, row_marks, n, delta, ci, _tex, r"\textbf{{{}}}", r"\underline{{{}}}"
+            )
+            name = _tex(row.model)
+            if marks == "printed" and row.highlight:
+                name = r"\textbf{" + name + "}"
+            out.append(name + " & " + " & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     out += ["% " + line for line in _legend(table, delta, ci)]
     return "\n".join(out) + "\n"
 
 
-def render_csv(table: RefTable, delta: bool = False, ci: bool = False) -> str:
-    """One line per model: row group, model, then one value per column (percent, blank when
-    not reported); with ``delta`` / ``ci`` extra columns follow each value."""
+def render_csv(
+    table: RefTable, delta: bool = False, ci: bool = False, marks: str = "computed"
+) -> str:
+    """One line per model: row group, model, source (``paper`` or ``run <id>``), then one value
+    per column (percent, blank when not reported); with ``delta`` / ``ci`` extra columns follow
+    each value; then the marks (``column=best|second``) and the comparability markers
+    (``column=partial|profile|version``)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    header = ["row_group", "model"]
+    header = ["row_group", "model", "source"]
     for c in table.columns:
         header.append(c.label)
         if delta:
             header.append(f"{c.label} delta")
         if ci:
             header += [f"{c.label} ci_low", f"{c.label} ci_high"]
-    header.append("marks")
+    header += ["marks", "markers"]
     writer.writerow(header)
-    for label, rows in _rows(table):
-        for row, marks in rows:
-            line: list[str] = [label, row.model]
+    for label, rows in _rows(table, marks):
+        for row, row_marks in rows:
+            source = row.source if row.run else "paper" + (f" ({row.added})" if row.added else "")
+            line: list[str] = [label, row.model, source or ""]
             for c in range(len(table.columns)):
                 value = row.values[c]
                 cell = row.cells.get(c, {})
@@ -177,12 +205,23 @@ def render_csv(table: RefTable, delta: bool = False, ci: bool = False) -> str:
                 if ci:
                     lo_hi = cell.get("ci")
                     line += ["", ""] if not lo_hi else [f"{lo_hi[0]:.1f}", f"{lo_hi[1]:.1f}"]
-            line.append(";".join(f"{table.columns[c].label}={m}" for c, m in sorted(marks.items())))
+            line.append(
+                ";".join(f"{table.columns[c].label}={m}" for c, m in sorted(row_marks.items()))
+            )
+            line.append(
+                ";".join(
+                    f"{table.columns[c].label}={m}"
+                    for c, cell in sorted(row.cells.items())
+                    for m in cell.get("markers", [])
+                )
+            )
             writer.writerow(line)
     return buf.getvalue()
 
 
-def render_html(table: RefTable, delta: bool = False, ci: bool = False) -> str:
+def render_html(
+    table: RefTable, delta: bool = False, ci: bool = False, marks: str = "computed"
+) -> str:
     """A standalone HTML fragment (a ``<table>`` with column-group headers and row groups)."""
     esc = html.escape
     n = len(table.columns)
@@ -196,15 +235,18 @@ def render_html(table: RefTable, delta: bool = False, ci: bool = False) -> str:
     out += [f'<th colspan="{len(g.columns)}">{esc(g.label)}</th>' for g in table.column_groups]
     out.append("</tr><tr>" + "".join(f"<th>{esc(c.label)}</th>" for c in table.columns) + "</tr>")
     out.append("</thead>")
-    for label, rows in _rows(table):
+    for label, rows in _rows(table, marks, cell_marks=False):
         out.append(f'<tbody><tr class="group"><th colspan="{n + 1}"><i>{esc(label)}</i></th></tr>')
-        for row, marks in rows:
+        for row, row_marks in rows:
             cells = [
                 f"<td>{t}</td>"
-                for t in _cells(row, marks, n, delta, ci, esc, "<b>{}</b>", "<u>{}</u>")
+                for t in _cells(row, row_marks, n, delta, ci, esc, "<b>{}</b>", "<u>{}</u>")
             ]
             cls = ' class="run"' if row.run else ""
-            out.append(f"<tr{cls}><th>{esc(row.model)}</th>{''.join(cells)}</tr>")
+            name = esc(row.model)
+            if marks == "printed" and row.highlight:
+                name = f"<b>{name}</b>"
+            out.append(f"<tr{cls}><th>{name}</th>{''.join(cells)}</tr>")
         out.append("</tbody>")
     out.append("</table>")
     out += [f"<p class='legend'>{esc(line)}</p>" for line in _legend(table, delta, ci)]
@@ -219,8 +261,13 @@ RENDERERS: dict[str, Callable[..., str]] = {
 }
 
 
-def render(table: RefTable, fmt: str = "md", delta: bool = False, ci: bool = False) -> str:
-    """Render ``table`` in ``fmt`` (one of ``FORMATS``)."""
+def render(
+    table: RefTable, fmt: str = "md", delta: bool = False, ci: bool = False, marks: str = "computed"
+) -> str:
+    """Render ``table`` in ``fmt`` (one of ``FORMATS``) with ``marks`` (one of ``MARK_MODES``):
+    ``computed`` applies the caption's rule, ``printed`` reproduces the published marks."""
     if fmt not in RENDERERS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return RENDERERS[fmt](table, delta=delta, ci=ci)
+    if marks not in MARK_MODES:
+        raise ValueError(f"unknown marks {marks!r}; choose from {', '.join(MARK_MODES)}")
+    return RENDERERS[fmt](table, delta=delta, ci=ci, marks=marks)

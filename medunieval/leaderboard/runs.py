@@ -26,6 +26,22 @@ class RunRow:
     benchmarks: dict[str, dict[str, Any]]
     bench_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: bool = False
+    shard: bool = False
+    finished: float = 0.0  # when the run last finished (manifest), for "latest"
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def complete(self) -> bool:
+        """A whole-benchmark run: no --limit / subset, not one shard of several."""
+        return not self.partial and not self.shard
+
+    @property
+    def label(self) -> str:
+        """The row label: the model and the run, so a run is told from the paper's row."""
+        return f"{self.model} (run {self.run_id})"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -46,6 +62,7 @@ def load_run(path: Path) -> RunRow:
     manifest = _read_json(manifest_path) if manifest_path.is_file() else {}
     model = manifest.get("model") or {}
     config = manifest.get("config") or {}
+    finished = [i.get("finished") or 0.0 for i in manifest.get("invocations") or []]
     return RunRow(
         path=run_dir,
         model=summary.get("model") or model.get("name") or run_dir.name,
@@ -54,7 +71,20 @@ def load_run(path: Path) -> RunRow:
         benchmarks=summary.get("benchmarks") or {},
         bench_meta=manifest.get("benchmarks") or {},
         partial=bool(config.get("limit") or config.get("subset")),
+        shard=int(config.get("num_shards") or 1) > 1,
+        finished=max(finished, default=0.0) or summary_path.stat().st_mtime,
     )
+
+
+def latest_per_preset(runs: list[RunRow]) -> list[RunRow]:
+    """The latest complete run of each preset (model), oldest first; partial runs and shards
+    are left out."""
+    latest: dict[str, RunRow] = {}
+    for run in runs:
+        key = run.preset or run.model
+        if run.complete and (key not in latest or run.finished >= latest[key].finished):
+            latest[key] = run
+    return sorted(latest.values(), key=lambda r: r.finished)
 
 
 def load_runs(paths: list[Path]) -> list[RunRow]:
@@ -114,12 +144,19 @@ def run_cells(
 def build_table(table: RefTable, runs: list[RunRow], profile: str | None = None) -> RefTable:
     """A copy of ``table`` with one row per run, placed in the row group named by the run's
     preset ``group`` (a row-group id such as ``medical_lt10b``), else in a final "New runs"
-    group."""
+    group. Run cells with a marker (partial, another profile or version) never take marks."""
     out = copy.deepcopy(table)
     extra = copy.deepcopy(NEW_GROUP)
     for run in runs:
         values, cells = run_cells(table, run, profile)
-        row = Row(model=run.model, values=values, preset=run.preset, run=str(run.path), cells=cells)
+        row = Row(
+            model=run.label,
+            values=values,
+            preset=run.preset,
+            run=str(run.path),
+            cells=cells,
+            source=f"run {run.run_id}",
+        )
         group = out.group(run.group) if run.group else None
         (group or extra).rows.append(row)
     if extra.rows:
