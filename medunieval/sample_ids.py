@@ -1,8 +1,8 @@
 """How each benchmark forms its sample ids: the ids a replay predictions file must use.
 
 ``row`` is the 0-based position of the row in the loaded data (after the benchmark's own
-filtering, e.g. MMLU's medical subjects). When a dataset repeats an id, the second occurrence
-becomes ``<id>~2``, the third ``<id>~3`` (with a warning). ``medunieval predictions-template``
+filtering, e.g. MMLU's medical subjects). When a dataset repeats an id, each repeat becomes
+``<id>~<k>`` with the smallest ``k >= 2`` that no row carries (with a warning). ``medunieval predictions-template``
 writes the exact ids for a benchmark and its data.
 """
 
