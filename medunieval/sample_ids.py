@@ -2,8 +2,8 @@
 
 ``row`` is the 0-based position of the row in the loaded data (after the benchmark's own
 filtering, e.g. MMLU's medical subjects). When a dataset repeats an id, each repeat becomes
-``<id>~<k>`` with the smallest ``k >= 2`` that no row carries (with a warning). ``medunieval predictions-template``
-writes the exact ids for a benchmark and its data.
+``<id>~<k>`` with the smallest ``k >= 2`` that no row carries (with a warning).
+``medunieval predictions-template`` writes the exact ids for a benchmark and its data.
 """
 
 from __future__ import annotations
