@@ -58,8 +58,8 @@ def check_predictions(path: Path, sample_ids: Mapping[str, Sequence[str]]) -> li
     if unmatched:
         warnings.append(
             f"{path}: {len(unmatched)} prediction id(s) match no sample of "
-            f"{', '.join(sample_ids)} (e.g. {_examples(unmatched)}); see docs/benchmarks.md "
-            "for each benchmark's ids, or `medunieval predictions-template`"
+            f"{', '.join(sample_ids)} (e.g. {_examples(unmatched)}); each benchmark's ids: "
+            "`medunieval list benchmarks` (sample id column), `medunieval predictions-template`"
         )
     if dupes:
         warnings.append(
