@@ -1,5 +1,5 @@
 """MedUniEval's prompt builders, verbatim (protocol data from the Hulu-Med repository,
-Apache-2.0; see shared/reference/protocol_prompts.md). Prompts are shared by both scoring
+Apache-2.0; a copy is tests/fixtures/protocol_prompts.md). Prompts are shared by both scoring
 profiles: the profiles differ in how a response is scored, never in what the model sees."""
 
 from __future__ import annotations
