@@ -117,8 +117,8 @@ def _coerce(key: str, value: Any, tp: Any, source: str) -> Any:
             return int(value)
         raise bad
     if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+        if isinstance(value, bool):
+            raise bad
         try:
             return float(value)
         except (TypeError, ValueError):
