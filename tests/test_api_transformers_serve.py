@@ -27,9 +27,8 @@ from medunieval.cli import app
 from medunieval.tiny_models import build_tiny_llava, build_tiny_qwen2_lm
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
-pytest.importorskip("openai")
+SERVER_PACKAGES = ("fastapi", "uvicorn", "openai")  # checked when the server starts, so the
+# default suite deselects these slow tests instead of reporting a skip at collection
 
 START_TIMEOUT_S = 180
 _SERVE = "from transformers.commands.transformers_cli import main; main()"
@@ -58,6 +57,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    for package in SERVER_PACKAGES:
+        pytest.importorskip(package)
     root = tmp_path_factory.mktemp("serve")
     models = {"lm": build_tiny_qwen2_lm(root / "lm"), "vlm": build_tiny_llava(root / "llava")}
     port, log = _free_port(), root / "serve.log"
