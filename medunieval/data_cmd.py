@@ -94,6 +94,8 @@ def list_sources(
     except MedUniEvalError as exc:
         _fail(exc)
     table = Table("benchmark", "source", "revision", "split", "rows", "schema", "cached")
+    for column in table.columns:
+        column.overflow = "fold"
     for r in rows:
         rev = r["revision"]
         table.add_row(

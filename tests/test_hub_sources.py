@@ -173,13 +173,13 @@ def test_data_list_shows_revision_split_rows_and_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     snap = tmp_path / "hub-cache" / "datasets--flaviagiammarino--vqa-rad" / "snapshots"
     (snap / VQA_RAD_REV).mkdir(parents=True)
-    res = runner.invoke(app, ["data", "list", "--bench", "vqa_rad,medqa,pubmedqa,healthbench"])
+    res = runner.invoke(app, ["data", "list", "--bench", "vqa_rad,medqa,mmlu_med,healthbench"])
     assert res.exit_code == 0, res.output
     lines = {ln.split("│")[1].strip(): ln for ln in res.output.splitlines() if "│" in ln}
     assert "0be11a5dbdd8" in lines["vqa_rad"] and "451" in lines["vqa_rad"]
     assert lines["vqa_rad"].rstrip(" │").endswith("yes")
     assert "1,273" in lines["medqa"] and lines["medqa"].rstrip(" │").endswith("no")
-    assert "unpinned" in lines["pubmedqa"] and "unpinned" in lines["healthbench"]
+    assert "unpinned" in lines["mmlu_med"] and "unpinned" in lines["healthbench"]
 
 
 def test_data_fetch_downloads_and_verifies_each_source(tmp_path, monkeypatch):
