@@ -165,6 +165,24 @@ def test_type_notation_round_trips():
         assert cards.feature_type(cards.parse_type(text)) == text
 
 
+def test_struct_field_order_does_not_matter_but_names_and_types_do():
+    card = cards.card_for("medqa")
+    got = dict(card.features)
+    got["options"] = "struct{D:string,C:string,B:string,A:string}"
+    assert cards.differences(card, got, card.rows) == []
+    got["options"] = "struct{A:string,B:string,C:string,E:string}"
+    assert cards.differences(card, got, card.rows) == [
+        "feature 'options' is struct{A:string,B:string,C:string,E:string}, card says "
+        "struct{A:string,B:string,C:string,D:string}"
+    ]
+    del got["options"]
+    got["extra"] = "string"  # not a card schema: extra fields pass, missing ones do not
+    assert cards.differences(card, got, 5) == [
+        "feature 'options' (struct{A:string,B:string,C:string,D:string}) missing",
+        "5 rows, card says 1273",
+    ]
+
+
 # ------------------------------------------------------------------------- data list / fetch
 runner = CliRunner()
 

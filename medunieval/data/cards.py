@@ -129,7 +129,8 @@ def parse_type(text: str) -> Any:
     if text.startswith("class_label[") and text.endswith("]"):
         return datasets.ClassLabel(names=[n for n in text[12:-1].split(",") if n])
     if text.startswith("list<") and text.endswith(">"):
-        return datasets.List(parse_type(text[5:-1]))
+        list_type = getattr(datasets, "List", None) or datasets.Sequence  # datasets < 4
+        return list_type(parse_type(text[5:-1]))
     if text.startswith("struct{") and text.endswith("}"):
         return {k: parse_type(v) for k, v in _split_fields(text[7:-1])}
     return datasets.Value(text)
@@ -209,8 +210,22 @@ def differences(card: HubCard, received: dict[str, str] | None, rows: int) -> li
 
 
 def _type_matches(recorded: str, got: str) -> bool:
-    """Equal types, or a bare ``list`` / ``struct`` (from files) matching any of that kind."""
-    return recorded == got or (recorded in ("list", "struct") and got.startswith(recorded))
+    """Equal types (struct fields in any order), or a bare ``list`` / ``struct`` (from files)
+    matching any of that kind."""
+    if recorded in ("list", "struct"):
+        return got.startswith(recorded)
+    return canonical_type(recorded) == canonical_type(got)
+
+
+def canonical_type(text: str) -> str:
+    """``text`` with every struct's fields sorted by name (their order carries no meaning)."""
+    text = text.strip()
+    if text.startswith("list<") and text.endswith(">"):
+        return f"list<{canonical_type(text[5:-1])}>"
+    if text.startswith("struct{") and text.endswith("}"):
+        fields = sorted(_split_fields(text[7:-1]))
+        return "struct{" + ",".join(f"{k}:{canonical_type(v)}" for k, v in fields) + "}"
+    return text
 
 
 def check_received(
