@@ -140,7 +140,8 @@ def fetch(
             raw = b.load_raw(None, requested_revision(name, overrides))
         except MedUniEvalError as exc:
             failed.append(name)
-            out.print(f"FAIL  {name}: {exc}", highlight=False, soft_wrap=True)
+            message = str(exc).removeprefix(f"{name}: ")
+            out.print(f"FAIL  {name}: {message}", highlight=False, soft_wrap=True)
             continue
         rev = raw.revision[:12] if raw.revision else "unpinned"
         out.print(
