@@ -280,7 +280,6 @@ class Benchmark:
         """Map raw rows to samples. A row that cannot be mapped becomes a sample carrying a
         ``malformed_row`` error (named field and file) so it still counts."""
         out: list[Sample] = []
-        seen: dict[str, int] = {}
         for index, row in raw:
             if self.row_filter is not None and not self.row_filter(row):
                 continue
@@ -305,17 +304,16 @@ class Benchmark:
                     row,
                     SampleError("malformed_row", f"{ctx.where}: {type(exc).__name__}: {exc}"),
                 )
-            if sample.id in seen:
-                seen[sample.id] += 1
-                new_id = f"{sample.id}~{seen[sample.id]}"
-                print(
-                    f"warning: {self.name}: duplicate sample id {sample.id!r}; using {new_id!r}",
-                    file=sys.stderr,
-                )
-                sample.id = new_id
-            else:
-                seen[sample.id] = 1
             out.append(sample)
+        renamed = unique_ids(out)
+        if renamed:
+            shown = ", ".join(f"{old!r} -> {new!r}" for old, new in renamed[:3])
+            more = f" (+{len(renamed) - 3} more)" if len(renamed) > 3 else ""
+            print(
+                f"warning: {self.name}: {len(renamed)} duplicate sample id(s) renamed: "
+                f"{shown}{more}",
+                file=sys.stderr,
+            )
         return out
 
     def _broken(self, index: int, row: dict[str, Any], err: SampleError) -> Sample:
@@ -369,9 +367,48 @@ def gold_letter(choices: dict[str, str], value: Any) -> str:
     raise ValueError(f"answer {text!r} is neither an option letter nor an option text")
 
 
+def unique_ids(samples: list[Sample]) -> list[tuple[str, str]]:
+    """Give every repeated sample id a fresh ``<id>~<k>`` (smallest k >= 2 that no sample of the
+    dataset carries, nor an earlier renaming took), in dataset order; the first occurrence keeps
+    its id. Returns the ``(old, new)`` pairs. ``dup, dup, dup~2`` -> ``dup, dup~3, dup~2``: a
+    generated id never collides with a real one, wherever that occurs in the file."""
+    taken = {s.id for s in samples}
+    seen: set[str] = set()
+    renamed: list[tuple[str, str]] = []
+    for sample in samples:
+        if sample.id not in seen:
+            seen.add(sample.id)
+            continue
+        k = 2
+        while f"{sample.id}~{k}" in taken:
+            k += 1
+        new_id = f"{sample.id}~{k}"
+        taken.add(new_id)
+        seen.add(new_id)
+        renamed.append((sample.id, new_id))
+        sample.id = new_id
+    return renamed
+
+
 def yes_no_closed(answer: str) -> Literal["closed", "open"]:
     """MedUniEval's VQA-RAD/PathVQA rule: closed iff the gold answer is yes or no."""
     return "closed" if answer.strip().lower() in {"yes", "no"} else "open"
+
+
+def yes_no_prompt(lower: bool) -> Callable[[Benchmark, Sample, bool], str]:
+    """MedUniEval's prompt choice for VQA-RAD / PathVQA, on the gold exactly as stored: the
+    single-word (judgement) prompt iff the gold is ``yes``/``no`` — lower-cased but *not*
+    stripped for VQA-RAD (``lower=True``), as is for PathVQA (``lower=False``) — else the open
+    prompt. The closed/open split used for scoring is ``yes_no_closed`` (lower-cased and
+    stripped, MedUniEval's ``cal_metrics``), so a gold ``"yes "`` or PathVQA ``"Yes"`` is asked
+    with the open prompt yet scored as a closed question, as in MedUniEval."""
+
+    def build(bench: Benchmark, sample: Sample, reasoning: bool) -> str:
+        gold = sample.answer.lower() if lower else sample.answer
+        style = "judgement" if gold in ("yes", "no") else "open"
+        return prompts.short_answer(sample.question, style, bench.lang, reasoning)
+
+    return build
 
 
 def yes_no_vqa_sample(

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..data.sources import HubSource
 from ..types import Sample
-from .base import Benchmark, RowContext, yes_no_vqa_sample
+from .base import Benchmark, RowContext, yes_no_prompt, yes_no_vqa_sample
 
 
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
@@ -31,6 +31,7 @@ BENCHMARK = Benchmark(
     lazy_columns=("image",),
     image_dirs=("", "images", "VQA_RAD Image Folder"),
     group_by=("answer_type", "question_type", "image_organ"),
+    prompt_builder=yes_no_prompt(lower=True),  # MedUniEval's prompt choice, see yes_no_prompt
     compat_vqa="vqa_rad",
     judge="vqa",
     max_new_tokens=128,
