@@ -274,6 +274,12 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    data_revision: list[str] = typer.Option(
+        [],
+        "--data-revision",
+        help="Hub data revision: REV or NAME=REV (repeatable; default: the pinned commit); "
+        "'latest' loads the default branch and only warns when it differs from the card.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped.
 
@@ -695,6 +701,11 @@ def report_metrics_cmd(
         cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
         table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
     out.print(table)
+
+
+from .data_cmd import data_app  # noqa: E402  (the `data` sub-commands)
+
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper

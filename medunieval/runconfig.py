@@ -74,8 +74,26 @@ def canonical(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             )
         if key == "no_cache":
             value = not _coerce("no_cache", value, bool, source)
+        if key == "data_revision":
+            value = _revisions(value, source)
         out[ALIASES.get(key, key)] = value
     return out
+
+
+def _revisions(value: Any, source: str) -> dict[str, str]:
+    """``data_revision`` as ``--data-revision`` takes it (``REV`` / ``NAME=REV`` items) or as a
+    mapping ``{NAME: REV}`` (``*`` = every benchmark), checked like the flag."""
+    from .data_cmd import parse_revisions
+
+    if isinstance(value, Mapping):
+        items = [f"{k}={v}" for k, v in value.items()]
+    elif isinstance(value, str):
+        items = [value]
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        raise ConfigError(f"{source}: data_revision expects REV, NAME=REV items or a mapping")
+    return parse_revisions(items)
 
 
 def _type_name(tp: Any) -> str:
@@ -160,16 +178,12 @@ def _coerce(key: str, value: Any, tp: Any, source: str) -> Any:
 
 
 def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Later layers win; ``data`` maps merge entry by entry."""
+    """Later layers win; maps (``data``, ``data_revision``) merge entry by entry."""
     out: dict[str, Any] = {}
     for layer in layers:
         for key, value in layer.items():
-            if (
-                key == "data"
-                and isinstance(out.get("data"), Mapping)
-                and isinstance(value, Mapping)
-            ):
-                out["data"] = {**out["data"], **value}
+            if isinstance(out.get(key), Mapping) and isinstance(value, Mapping):
+                out[key] = {**out[key], **value}
             else:
                 out[key] = value
     return out

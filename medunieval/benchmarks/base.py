@@ -147,7 +147,8 @@ class Benchmark:
     sample's own closed/open/mcq); the first one stratifies seeded subsets (``suites.py``).
     ``version``: bumped when the samples, prompt or scoring change meaning; recorded in the
     manifest so the leaderboard never mixes results of different versions silently.
-    ``url``: the official data file at a plain URL (downloaded once when no local data is given).
+    ``url``: the official data file at a plain URL (downloaded once when no local data is given);
+    ``url_sha256``: the file's SHA-256, checked after download (None: unpinned, a warning).
     ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
     ``medunieval/judge.py``); None for rule-scored benchmarks.
     ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
@@ -179,6 +180,7 @@ class Benchmark:
     row_filter: Callable[[dict[str, Any]], bool] | None = None
     version: str = "1"
     url: str | None = None
+    url_sha256: str | None = None
     judge: str | None = None
     volume_spec: VolumeSpec = VolumeSpec()
     video_spec: VideoSpec = VideoSpec()
@@ -233,8 +235,10 @@ class Benchmark:
             )
         raise ConfigError(f"{self.name}: data path {path} does not exist")
 
-    def load_raw(self, path: Path | None) -> RawRows:
-        """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
+    def load_raw(self, path: Path | None, revision: str | None = None) -> RawRows:
+        """Raw rows from ``path`` (local) or, when None, from the official hub dataset at its
+        pinned revision (``revision``: another commit, or ``latest``), checked against the
+        recorded card (``data/hub_cards.yaml``)."""
         if path is not None and self.local_reader is not None:
             return self.local_reader(self, path)
         if path is not None:
@@ -248,15 +252,29 @@ class Benchmark:
         if self.hub is None and self.url is not None:
             from ..data.download import fetch_url
 
-            return self.load_raw(fetch_url(self.url, self.name))
+            raw = self.load_raw(fetch_url(self.url, self.name, self.url_sha256))
+            raw.check = "sha256 matches the pinned value" if self.url_sha256 else "unpinned URL"
+            return raw
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "
                 f"--data {self.name}=PATH (expected one of {list(self.local_files)})"
             )
         if self.hub.snapshot:
-            return self.load_raw(snapshot_hub(self.hub, self.name))
-        return load_hub(self.hub, self.name, self.lazy_columns)
+            return self._load_snapshot(revision)
+        return load_hub(self.hub, self.name, self.lazy_columns, revision)
+
+    def _load_snapshot(self, requested: str | None) -> RawRows:
+        """A hub repository read as published files (snapshot), checked like a hub load."""
+        from ..data.cards import check_received, received_fields, resolve_revision
+
+        assert self.hub is not None
+        revision = resolve_revision(self.name, self.hub.revision, requested)
+        raw = self.load_raw(snapshot_hub(self.hub, self.name, revision))
+        raw.check = check_received(self.name, received_fields(raw.rows), len(raw), requested)
+        raw.revision = revision
+        raw.origin = f"{self.hub.describe(revision)} ({raw.origin})"
+        return raw
 
     def samples(self, raw: RawRows) -> list[Sample]:
         """Map raw rows to samples. A row that cannot be mapped becomes a sample carrying a

@@ -19,7 +19,11 @@ BENCHMARK = Benchmark(
     title="PathVQA",
     task="vqa",
     to_sample=to_sample,
-    hub=HubSource("flaviagiammarino/path-vqa", split="test"),
+    hub=HubSource(
+        "flaviagiammarino/path-vqa",
+        split="test",
+        revision="12d11bc4ecfb8779899e7b8e95105b7812b63469",
+    ),
     local_files=("test.parquet", "test.json"),
     lazy_columns=("image",),
     group_by=("answer_type", "question_type"),

@@ -22,7 +22,11 @@ BENCHMARK = Benchmark(
     title="VQA-RAD",
     task="vqa",
     to_sample=to_sample,
-    hub=HubSource("flaviagiammarino/vqa-rad", split="test"),
+    hub=HubSource(
+        "flaviagiammarino/vqa-rad",
+        split="test",
+        revision="0be11a5dbdd87e29586d0c9028153cb4f44dc877",
+    ),
     local_files=("test.parquet", "testset.json", "test.json", "VQA_RAD Dataset Public.json"),
     lazy_columns=("image",),
     image_dirs=("", "images", "VQA_RAD Image Folder"),
