@@ -175,3 +175,12 @@ def test_summary_lines_unit() -> None:
     text = cap.get()
     assert "1 × missing_media (e.g. a.png)" in text and "(e.g. )" not in text
     assert "1 × generation_error\n" in text
+
+
+def test_data_revision_from_yaml_and_flags_merge(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: m\nbench: medqa,slake\ndata_revision: {medqa: latest, slake: v1}\n")
+    run_cfg, _ = from_sources({"data_revision": ["slake=abc123"]}, cfg)
+    assert run_cfg.data_revision == {"medqa": "latest", "slake": "abc123"}
+    with pytest.raises(ConfigError, match="unknown benchmark 'medqaa'"):
+        from_sources(api={"model": "m", "benchmarks": ["medqa"], "data_revision": "medqaa=v1"})
