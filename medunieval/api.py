@@ -27,13 +27,15 @@ class Records(list):
         """One row per record: ids, question, gold ``answer``, prompt, response text, error
         kind, each profile's scalar verdicts (``strict_correct``, ``compat_extracted`` ...) and
         the benchmark's metadata (``meta_<field>``)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ConfigError(
-                "to_pandas() needs pandas: pip install 'medunieval[pandas]'"
-            ) from None
-        return pd.DataFrame([_flat(r) for r in self])
+        return _pandas().DataFrame([_flat(r) for r in self])
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ConfigError("DataFrames need pandas: pip install 'medunieval[pandas]'") from None
+    return pandas
 
 
 def _flat(rec: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +94,6 @@ class Run:
 
     def summary_frame(self) -> Any:
         """One row per benchmark and profile: metric, score, n, parse rate, errors."""
-        import pandas as pd
-
         rows = []
         for name, s in self.summaries.items():
             for profile, prof in (s.get("profiles") or {}).items():
@@ -108,7 +108,7 @@ class Run:
                         "errors": s.get("errors"),
                     }
                 )
-        return pd.DataFrame(rows)
+        return _pandas().DataFrame(rows)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
