@@ -561,6 +561,40 @@ def report(
     err.print(f"wrote {target}", highlight=False)
 
 
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run directories; the first is the reference."),
+    fmt: str = typer.Option("md", "--format", help="md | json | html"),
+    output: Path | None = typer.Option(
+        None, help="Write here (default: md/json to stdout, html beside the first run's report)."
+    ),
+    profile: str = typer.Option("strict", help="strict | compat: whose verdicts and answers."),
+    alpha: float = typer.Option(0.05, min=0.0, max=1.0, help="Significance level."),
+    allow_different_inputs: bool = typer.Option(
+        False, help="Compare even when data or prompts differ (the report lists how)."
+    ),
+) -> None:
+    """Backend parity: scores, paired differences and per-sample agreement of two or more runs."""
+    from .compare import compare_runs
+    from .compare_render import FORMATS, render
+
+    try:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        cmp = compare_runs(list(runs), profile, alpha, allow_different_inputs)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    text = render(cmp, fmt)
+    if output is None and fmt == "html":
+        output = runs[0] / f"compare-{'-'.join(r.path.name for r in cmp.runs[1:])}.html"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output}", highlight=False)
+
+
 @app.command("cache")
 def cache_stats(
     path: Path = typer.Option(Path("results/cache/responses.sqlite"), envvar="MEDUNIEVAL_CACHE"),
