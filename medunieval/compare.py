@@ -135,7 +135,10 @@ def record_input_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
 def input_problems(ref: RunView, other: RunView) -> list[str]:
     """Why ``other`` did not see the same inputs as ``ref`` (empty when it did)."""
     problems: list[str] = []
-    ta, tb = ref.manifest.get("prompt_template_sha256"), other.manifest.get("prompt_template_sha256")
+    ta, tb = (
+        ref.manifest.get("prompt_template_sha256"),
+        other.manifest.get("prompt_template_sha256"),
+    )
     if ta and tb and ta != tb:
         problems.append(f"prompt templates differ (prompt_template_sha256 {ta[:12]} vs {tb[:12]})")
     for bench in sorted(set(ref.records) & set(other.records)):
@@ -311,7 +314,12 @@ def first_divergence(a: Side, b: Side, context: int = 30) -> dict[str, Any] | No
             (k for k, (x, y) in enumerate(zip(a.token_ids, b.token_ids, strict=False)) if x != y),
             min(len(a.token_ids), len(b.token_ids)),
         )
-        return {"unit": "token", "index": i, "a": a.token_ids[i : i + 5], "b": b.token_ids[i : i + 5]}
+        return {
+            "unit": "token",
+            "index": i,
+            "a": a.token_ids[i : i + 5],
+            "b": b.token_ids[i : i + 5],
+        }
     if a.response is None or b.response is None or a.response == b.response:
         return None
     ta, tb = a.response, b.response

@@ -129,13 +129,12 @@ def render_md(cmp: Comparison, max_samples: int = 50) -> str:
                 ok = {True: "right", False: "wrong"}
                 out.append(
                     f"| {d.id} | {KIND_TEXT[d.kind]} | {_divergence_text(d)} | "
-                    f"{_md_cell(d.a.response or d.a.error)} | {_md_cell(d.b.response or d.b.error)} | "
+                    f"{_md_cell(d.a.response or d.a.error)} | "
+                    f"{_md_cell(d.b.response or d.b.error)} | "
                     f"{ok[d.a.correct]} ({d.a.extracted}) | {ok[d.b.correct]} ({d.b.extracted}) |"
                 )
             if len(bc.disagreements) > max_samples:
-                out.append(
-                    f"\n{len(bc.disagreements) - max_samples} more (see `--format json`)."
-                )
+                out.append(f"\n{len(bc.disagreements) - max_samples} more (see `--format json`).")
             out.append("")
     return "\n".join(out) + "\n"
 
@@ -177,11 +176,11 @@ def render_html(cmp: Comparison, max_samples: int = 500) -> str:
             f"<tr><td>{esc(k)}</td>" + "".join(f"<td>{esc(str(v))}</td>" for v in vals) + "</tr>"
             for k, vals in cmp.setup
         )
-        parts.append(
-            f"<h2>What differs</h2><table><tr><th>field</th>{head}</tr>{body}</table>"
-        )
+        parts.append(f"<h2>What differs</h2><table><tr><th>field</th>{head}</tr>{body}</table>")
     for p in cmp.pairs:
-        parts += [f"<p class='bad'>inputs differ ({esc(p.b)}): {esc(x)}</p>" for x in p.input_problems]
+        parts += [
+            f"<p class='bad'>inputs differ ({esc(p.b)}): {esc(x)}</p>" for x in p.input_problems
+        ]
     head = "".join(f"<th>{esc(h)}</th>" for h in HEADER)
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in score_rows(cmp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import load_samples, replay_cli, wrong_response, write_predictions
+from conftest import load_samples, replay_cli, write_predictions, wrong_response
 from typer.testing import CliRunner
 
 from medunieval.cli import app
