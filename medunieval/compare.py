@@ -167,6 +167,8 @@ class Side:
     other_correct: bool
     error: str | None
     token_ids: list[int] | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +176,8 @@ class Side:
             "extracted": self.extracted,
             "correct": self.correct,
             "error": self.error,
+            "completion_tokens": self.completion_tokens,
+            "finish_reason": self.finish_reason,
         }
 
 
@@ -214,6 +218,10 @@ class BenchComparison:
     same_response: int
     same_extracted: int
     same_verdict: int
+    same_stripped: int = 0  # responses equal after stripping surrounding whitespace
+    same_finish: int = 0
+    token_counts: int = 0  # samples with a completion token count on both sides
+    same_token_count: int = 0
     disagreements: list[SampleDiff] = field(default_factory=list)
 
     @property
@@ -242,6 +250,11 @@ class BenchComparison:
                 "response": self.rate(self.same_response),
                 "extracted": self.rate(self.same_extracted),
                 "verdict": self.rate(self.same_verdict),
+                "response_stripped": self.rate(self.same_stripped),
+                "finish_reason": self.rate(self.same_finish),
+                "completion_tokens": self.same_token_count / self.token_counts
+                if self.token_counts
+                else None,
             },
             "disagreements": {d.id: d.to_dict() for d in self.disagreements},
         }
@@ -303,6 +316,8 @@ def _side(rec: dict[str, Any], profile: str, other: str) -> Side:
         other_correct=bool((scores.get(other) or {}).get("correct")),
         error=error,
         token_ids=list(ids) if isinstance(ids, list) else None,
+        completion_tokens=resp.get("completion_tokens"),
+        finish_reason=resp.get("finish_reason"),
     )
 
 
@@ -344,6 +359,10 @@ def _kind(a: Side, b: Side) -> str | None:
     return None
 
 
+def _counts(a: Side, b: Side) -> bool:
+    return a.completion_tokens is not None and b.completion_tokens is not None
+
+
 def compare_bench(
     bench: str,
     ra: dict[str, dict[str, Any]],
@@ -380,6 +399,13 @@ def compare_bench(
         same_response=sum(a.response == b.response and a.error == b.error for _, a, b in sides),
         same_extracted=sum(a.extracted == b.extracted for _, a, b in sides),
         same_verdict=sum(a.correct == b.correct for _, a, b in sides),
+        same_stripped=sum(
+            a.error == b.error and (a.response or "").strip() == (b.response or "").strip()
+            for _, a, b in sides
+        ),
+        same_finish=sum(a.finish_reason == b.finish_reason for _, a, b in sides),
+        token_counts=len(counted := [(a, b) for _, a, b in sides if _counts(a, b)]),
+        same_token_count=sum(a.completion_tokens == b.completion_tokens for a, b in counted),
         disagreements=diffs,
     )
 

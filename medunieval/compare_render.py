@@ -65,9 +65,12 @@ def score_rows(cmp: Comparison) -> list[list[str]]:
                     f"{bc.p_value:.3g}",
                     "yes" if bc.significant else "no",
                     _pct(bc.rate(bc.same_response)),
+                    _pct(bc.rate(bc.same_stripped)),
                     _pct(bc.rate(bc.same_extracted)),
                     _pct(bc.rate(bc.same_verdict)),
                     f"{bc.lost}/{bc.gained}",
+                    _pct(bc.same_token_count / bc.token_counts if bc.token_counts else None),
+                    _pct(bc.rate(bc.same_finish)),
                 ]
             )
     return rows
@@ -84,9 +87,12 @@ HEADER = [
     "p (McNemar)",
     "significant",
     "responses identical %",
+    "identical after strip %",
     "extracted agree %",
     "verdicts agree %",
     "lost/gained",
+    "completion tokens equal %",
+    "finish reasons agree %",
 ]
 
 

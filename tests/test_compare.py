@@ -67,7 +67,9 @@ def test_report_finds_exactly_the_known_disagreements(tmp_path, data_root):
                                      "b": phrased["b"]["response"][:30]}  # fmt: skip
     assert mq["n"] == 12 and mq["score_a"] == 1.0 and mq["score_b"] == 10 / 12
     assert (mq["lost"], mq["gained"]) == (2, 0)
-    assert mq["agreement"] == {"response": 9 / 12, "extracted": 10 / 12, "verdict": 10 / 12}
+    assert mq["agreement"] == {"response": 9 / 12, "extracted": 10 / 12, "verdict": 10 / 12,
+                               "response_stripped": 9 / 12, "finish_reason": 11 / 12,
+                               "completion_tokens": None}  # fmt: skip
     assert mq["p_value"] == 0.5 and mq["significant"] is False  # exact McNemar, b=2, c=0
     lo, hi = mq["ci95"]
     assert lo < -2 / 12 < hi <= 0.0
