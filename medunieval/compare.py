@@ -411,9 +411,12 @@ def compare_bench(
 
 
 def setup_differences(runs: list[RunView]) -> list[tuple[str, list[Any]]]:
-    """The manifest facts (backend, model, dtype, generation, versions) that differ."""
+    """The manifest facts (backend, model, dtype, generation per benchmark, versions) that
+    differ."""
     out = []
-    for key in SETUP_FIELDS:
+    benches = sorted(set.intersection(*(set(r.records) for r in runs)))
+    keys = [*SETUP_FIELDS, *(f"benchmarks.{b}.generation" for b in benches)]
+    for key in keys:
         values = [_get(r.manifest, key) for r in runs]
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
             out.append((key, values))

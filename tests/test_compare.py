@@ -99,11 +99,14 @@ def test_report_finds_exactly_the_known_disagreements(tmp_path, data_root):
 def test_identical_runs_agree_fully(tmp_path, data_root):
     mq = load_samples("medqa", data_root)[:5]
     preds = write_predictions(tmp_path / "p.jsonl", [("medqa", s.id, s.answer) for s in mq])
-    for rid in ("x", "y"):
-        res = replay_cli(tmp_path, preds, ["medqa"], "--limit", "5", data_dir=data_root,
-                         run_id=rid)  # fmt: skip
+    for rid, tokens in (("x", "64"), ("y", "7")):
+        res = replay_cli(tmp_path, preds, ["medqa"], "--limit", "5", "--max-new-tokens", tokens,
+                         data_dir=data_root, run_id=rid)  # fmt: skip
         assert res.exit_code == 0
     cmp = compare_runs([tmp_path / "runs/x", tmp_path / "runs/y"])
+    setup = dict(cmp.setup)  # generation settings are not inputs: shown, not refused
+    assert setup["config.max_new_tokens"] == [64, 7]
+    assert [g["max_new_tokens"] for g in setup["benchmarks.medqa.generation"]] == [64, 7]
     bc = cmp.pairs[0].benchmarks[0]
     assert bc.disagreements == [] and bc.same_response == bc.same_verdict == 5
     assert bc.p_value == 1.0 and bc.ci == (0.0, 0.0)
