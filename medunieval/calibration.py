@@ -167,10 +167,10 @@ def agreement(judge: list[bool], human: list[bool], seed: int = 0) -> dict[str, 
     """Accuracy with a Wilson interval, Cohen's kappa with a bootstrap interval, confusion."""
     import numpy as np
 
-    j, h = np.asarray(judge, dtype=bool), np.asarray(human, dtype=bool)
-    n = len(j)
-    tp, fp = int(np.sum(j & h)), int(np.sum(j & ~h))
-    fn, tn = int(np.sum(~j & h)), int(np.sum(~j & ~h))
+    pairs = list(zip(judge, human, strict=True))
+    n = len(pairs)
+    tp, fp = pairs.count((True, True)), pairs.count((True, False))
+    fn, tn = pairs.count((False, True)), pairs.count((False, False))
     out: dict[str, Any] = {
         "n": n,
         "accuracy": (tp + tn) / n if n else None,
@@ -180,10 +180,10 @@ def agreement(judge: list[bool], human: list[bool], seed: int = 0) -> dict[str, 
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }
     if n:
-        idx = np.random.default_rng(seed).integers(0, n, size=(BOOTSTRAP_REPS, n))
-        jj, hh = j[idx], h[idx]
-        btp, bfp = (jj & hh).sum(1), (jj & ~hh).sum(1)
-        bfn, btn = (~jj & hh).sum(1), (~jj & ~hh).sum(1)
+        # Resampling items with replacement = a multinomial draw over the four confusion cells.
+        rng = np.random.default_rng(seed)
+        cells = rng.multinomial(n, [tp / n, fp / n, fn / n, tn / n], size=BOOTSTRAP_REPS)
+        btp, bfp, bfn, btn = cells.T
         po = (btp + btn) / n
         pe = ((btp + bfp) * (btp + bfn) + (bfn + btn) * (bfp + btn)) / (n * n)
         with np.errstate(divide="ignore", invalid="ignore"):
