@@ -65,6 +65,7 @@ class RunView:
     label: str
     manifest: dict[str, Any]
     records: dict[str, dict[str, dict[str, Any]]]  # benchmark -> sample id -> record
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # benchmark -> summary
 
 
 def _records(path: Path) -> dict[str, dict[str, Any]]:
@@ -95,7 +96,14 @@ def load_run(path: Path) -> RunView:
             manifest = json.loads((path / "manifest.json").read_text("utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path / 'manifest.json'}: {exc}") from None
-    return RunView(path, path.name, manifest, {f.parent.name: _records(f) for f in files})
+    summaries = {}
+    for f in files:
+        try:
+            summaries[f.parent.name] = json.loads((f.parent / "summary.json").read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            pass
+    records = {f.parent.name: _records(f) for f in files}
+    return RunView(path, path.name, manifest, records, summaries)
 
 
 def _get(d: Any, dotted: str) -> Any:
@@ -167,6 +175,7 @@ class Side:
     other_correct: bool
     error: str | None
     token_ids: list[int] | None = None
+    graded: bool = True  # False where the benchmark has no right/wrong verdict per sample
     completion_tokens: int | None = None
     finish_reason: str | None = None
 
@@ -213,8 +222,8 @@ class BenchComparison:
     lost: int  # right in the reference only
     gained: int  # right in the other run only
     ci: tuple[float, float] | None
-    p_value: float
-    significant: bool
+    p_value: float | None
+    significant: bool | None
     same_response: int
     same_extracted: int
     same_verdict: int
@@ -223,6 +232,7 @@ class BenchComparison:
     token_counts: int = 0  # samples with a completion token count on both sides
     same_token_count: int = 0
     disagreements: list[SampleDiff] = field(default_factory=list)
+    note: str | None = None  # set when samples have no right/wrong verdict
 
     @property
     def delta(self) -> float | None:
@@ -249,7 +259,7 @@ class BenchComparison:
             "agreement": {
                 "response": self.rate(self.same_response),
                 "extracted": self.rate(self.same_extracted),
-                "verdict": self.rate(self.same_verdict),
+                "verdict": self.rate(self.same_verdict) if self.note is None else None,
                 "response_stripped": self.rate(self.same_stripped),
                 "finish_reason": self.rate(self.same_finish),
                 "completion_tokens": self.same_token_count / self.token_counts
@@ -257,6 +267,7 @@ class BenchComparison:
                 else None,
             },
             "disagreements": {d.id: d.to_dict() for d in self.disagreements},
+            "note": self.note,
         }
 
 
@@ -313,6 +324,7 @@ def _side(rec: dict[str, Any], profile: str, other: str) -> Side:
         response=resp.get("text"),
         extracted=(scores.get(profile) or {}).get("extracted"),
         correct=bool((scores.get(profile) or {}).get("correct")),
+        graded=(scores.get(profile) or {}).get("correct") is not None,
         other_correct=bool((scores.get(other) or {}).get("correct")),
         error=error,
         token_ids=list(ids) if isinstance(ids, list) else None,
@@ -369,8 +381,11 @@ def compare_bench(
     rb: dict[str, dict[str, Any]],
     profile: str = "strict",
     alpha: float = 0.05,
+    summary_scores: tuple[float | None, float | None] = (None, None),
 ) -> BenchComparison:
-    """One benchmark's comparison on the sample ids both runs hold."""
+    """One benchmark's comparison on the sample ids both runs hold. Benchmarks without a
+    right/wrong verdict per sample (reports, HealthBench rubrics) get their summary scores
+    (``summary_scores``) and no paired test."""
     other = "compat" if profile == "strict" else "strict"
     ids = [sid for sid in ra if sid in rb]
     n = len(ids)
@@ -384,7 +399,11 @@ def compare_bench(
         if kind is not None:
             diffs.append(SampleDiff(sid, kind, a, b, first_divergence(a, b)))
     diffs.sort(key=lambda d: KINDS.index(d.kind))  # stable: dataset order within a kind
-    return BenchComparison(
+    graded = any(a.graded or b.graded for _, a, b in sides)
+    note = None
+    if not graded:
+        note = "no right/wrong verdict per sample: summary scores, no paired test"
+    bc = BenchComparison(
         benchmark=bench,
         n=n,
         only_a=len(set(ra) - set(rb)),
@@ -407,7 +426,16 @@ def compare_bench(
         token_counts=len(counted := [(a, b) for _, a, b in sides if _counts(a, b)]),
         same_token_count=sum(a.completion_tokens == b.completion_tokens for a, b in counted),
         disagreements=diffs,
+        note=note,
     )
+    if note is not None:
+        bc.score_a, bc.score_b = summary_scores
+        bc.ci = bc.p_value = bc.significant = None
+    return bc
+
+
+def _summary_score(run: RunView, bench: str, profile: str) -> float | None:
+    return _get(run.summaries.get(bench), f"profiles.{profile}.score")
 
 
 def setup_differences(runs: list[RunView]) -> list[tuple[str, list[Any]]]:
@@ -454,8 +482,10 @@ def compare_runs(
                 + "; pass --allow-different-inputs to compare anyway"
             )
         benches = [
-            compare_bench(b, ref.records[b], other.records[b], profile, alpha) for b in common
-        ]
+            compare_bench(b, ref.records[b], other.records[b], profile, alpha,
+                          (_summary_score(ref, b, profile), _summary_score(other, b, profile)))
+            for b in common
+        ]  # fmt: skip
         pairs.append(PairComparison(ref.label, other.label, benches, problems))
     token_level = any(
         d.divergence and d.divergence["unit"] == "token"

@@ -62,12 +62,12 @@ def score_rows(cmp: Comparison) -> list[list[str]]:
                     _pct(bc.score_b),
                     _delta(bc),
                     _ci(bc),
-                    f"{bc.p_value:.3g}",
-                    "yes" if bc.significant else "no",
+                    "-" if bc.p_value is None else f"{bc.p_value:.3g}",
+                    {True: "yes", False: "no", None: "-"}[bc.significant],
                     _pct(bc.rate(bc.same_response)),
                     _pct(bc.rate(bc.same_stripped)),
                     _pct(bc.rate(bc.same_extracted)),
-                    _pct(bc.rate(bc.same_verdict)),
+                    _pct(bc.rate(bc.same_verdict) if bc.note is None else None),
                     f"{bc.lost}/{bc.gained}",
                     _pct(bc.same_token_count / bc.token_counts if bc.token_counts else None),
                     _pct(bc.rate(bc.same_finish)),
@@ -116,6 +116,7 @@ def render_md(cmp: Comparison, max_samples: int = 50) -> str:
     out.append("| " + " | ".join(HEADER) + " |")
     out.append("|---" * len(HEADER) + "|")
     out += ["| " + " | ".join(r) + " |" for r in score_rows(cmp)]
+    out += [f"\n{bc.benchmark}: {bc.note}." for p in cmp.pairs for bc in p.benchmarks if bc.note]
     out += [
         "",
         f"Δ = B − A on the paired samples; CI: paired bootstrap; significant: p < {cmp.alpha}. "
@@ -192,6 +193,12 @@ def render_html(cmp: Comparison, max_samples: int = 500) -> str:
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in score_rows(cmp)
     )
     parts.append(f"<h2>Scores and agreement</h2><table id='scores'><tr>{head}</tr>{body}</table>")
+    parts += [
+        f"<p>{esc(bc.benchmark)}: {esc(bc.note)}.</p>"
+        for p in cmp.pairs
+        for bc in p.benchmarks
+        if bc.note
+    ]
     unit = "token id" if cmp.token_level else "character (the records hold no token ids)"
     parts.append(
         f"<p>Δ = B − A on paired samples; CI: paired bootstrap; significant: p &lt; {cmp.alpha}. "

@@ -10,7 +10,7 @@ from conftest import load_samples, replay_cli, write_predictions, wrong_response
 from typer.testing import CliRunner
 
 from medunieval.cli import app
-from medunieval.compare import Side, compare_runs, first_divergence
+from medunieval.compare import Side, compare_bench, compare_runs, first_divergence
 from medunieval.stats import paired_bootstrap_ci
 
 runner = CliRunner()
@@ -161,3 +161,22 @@ def test_paired_bootstrap_interval():
     assert 0.2 < lo < 0.3 < hi < 0.4
     assert paired_bootstrap_ci(0, 30, 100) == (lo, hi)  # seeded
     assert paired_bootstrap_ci(1, 1, 0) is None
+
+
+def test_benchmarks_without_per_sample_verdicts_get_summary_scores():
+    """Report / rubric benchmarks: no right/wrong per sample, so no paired test; the summary
+    scores are shown and the responses still compared."""
+
+    def rec(sid: str, text: str) -> dict:
+        verdict = {"correct": None, "parsed": True, "extracted": None, "rouge_l": 0.5}
+        return {"sample_id": sid, "response": {"text": text, "finish_reason": "stop"},
+                "scores": {"strict": verdict, "compat": dict(verdict)}}  # fmt: skip
+
+    ra = {"1": rec("1", "no acute findings"), "2": rec("2", "small effusion")}
+    rb = {"1": rec("1", "no acute findings"), "2": rec("2", "large effusion")}
+    bc = compare_bench("iu_xray", ra, rb, summary_scores=(0.31, 0.29))
+    assert (bc.score_a, bc.score_b, bc.p_value, bc.ci, bc.significant) == (0.31, 0.29, None,
+                                                                           None, None)  # fmt: skip
+    assert bc.note and bc.to_dict()["agreement"]["verdict"] is None
+    assert [(d.id, d.kind) for d in bc.disagreements] == [("2", "response")]
+    assert bc.disagreements[0].divergence["index"] == 0
