@@ -223,9 +223,14 @@ def pairwise(judge: list[bool], labels: list[list[bool]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- run
-def calibrate(judge: Judge, labels_path: Path, results: Path) -> dict[str, Any]:
-    """Judge every labelled item, measure agreement, store and return the calibration."""
+def calibrate(
+    judge: Judge, labels_path: Path, results: Path, limit: int | None = None
+) -> dict[str, Any]:
+    """Judge every labelled item (the first ``limit`` usable ones), measure agreement, store and
+    return the calibration."""
     task, items, ties = load_labels(labels_path)
+    if limit is not None:
+        items = items[:limit]
     outcomes = judge.ask("calibration", [it.prompt for it in items], TASKS[task],
                          [it.id for it in items])  # fmt: skip
     field_name = "correct" if task == "vqa" else "criteria_met"
@@ -258,7 +263,8 @@ def calibrate(judge: Judge, labels_path: Path, results: Path) -> dict[str, Any]:
             "path": str(labels_path),
             "sha256": sha256_hex(Path(labels_path).read_bytes()),
             "format": "healthbench_meta_eval" if task == "rubric" else "vqa_jsonl",
-            "items": len(items) + ties,
+            "items": len(items),
+            "limit": limit,
             "ties_left_out": ties,
             "judge_errors": len(errors),
             "judge_error_example": errors[0] if errors else None,

@@ -625,6 +625,7 @@ def judge_calibrate(
     cache: Path | None = typer.Option(
         None, envvar="MEDUNIEVAL_CACHE", help="Response store (default: <dir>/cache/...)."
     ),
+    limit: int | None = typer.Option(None, min=1, help="Judge only the first N labelled items."),
 ) -> None:
     """Measure a judge's agreement with human verdicts (accuracy, Cohen's kappa, confusion)."""
     from .calibration import calibrate
@@ -635,7 +636,7 @@ def judge_calibrate(
             raise ConfigError(f"--labels {labels} does not exist")
         j = Judge.from_spec(judge, cache or results_dir / "cache" / "responses.sqlite")
         try:
-            result = calibrate(j, labels, results_dir)
+            result = calibrate(j, labels, results_dir, limit)
         finally:
             j.close()
     except MedUniEvalError as exc:

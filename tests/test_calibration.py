@@ -73,6 +73,16 @@ def test_calibrate_vqa_labels_with_a_scripted_judge(tmp_path, scripted_judge):
     res = runner.invoke(app, ["judge", "calibrate", "--judge", str(preset), "--labels",
                               str(labels), "--results-dir", str(tmp_path / "results")])  # fmt: skip
     assert res.exit_code == 0 and judge_cls.calls == 10
+    # --limit: the first 5 items (TP=4, FP=1), from the store; kappa = (0.8 - 0.8) / 0.2 = 0
+    store = tmp_path / "results/cache/responses.sqlite"
+    res = runner.invoke(app, ["judge", "calibrate", "--judge", str(preset), "--labels",
+                              str(labels), "--results-dir", str(tmp_path / "lim"), "--limit", "5",
+                              "--cache", str(store)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    stored = json.loads((tmp_path / "lim/calibration" / f"{key}.json").read_text())
+    assert stored["labels"]["items"] == 5 and stored["labels"]["limit"] == 5
+    assert stored["metrics"]["confusion"] == {"tp": 4, "fp": 1, "fn": 0, "tn": 0}
+    assert stored["metrics"]["kappa"] == pytest.approx(0.0) and judge_cls.calls == 10
 
 
 def _meta_rows() -> list[dict]:
