@@ -144,6 +144,13 @@ def test_misuse_is_one_line_exit_2(tmp_path):
     assert res.exit_code == 2 and "at least two" in res.output
     res = runner.invoke(app, ["compare", str(tmp_path), str(tmp_path / "nope")])
     assert res.exit_code == 2 and "not a run directory" in res.output
+    for run, bench in (("a", "medqa"), ("b", "pubmedqa")):
+        (tmp_path / run / bench).mkdir(parents=True)
+        (tmp_path / run / bench / "records.jsonl").write_text('{"sample_id": "1"}\n')
+    res = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert res.exit_code == 2 and "no benchmark in common" in res.output
+    res = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--format", "x"])
+    assert res.exit_code == 2 and "--format must be one of md, json, html" in res.output
 
 
 def test_first_divergence_prefers_token_ids():
