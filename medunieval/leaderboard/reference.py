@@ -12,6 +12,8 @@ import yaml
 from ..errors import ConfigError
 
 REFERENCE_PACKAGE = "medunieval.reference"
+# run-cell markers that keep a value out of the best / second-best marks (a judge marker does not)
+NOT_COMPARABLE = frozenset({"partial", "profile", "version"})
 
 
 @dataclass
@@ -131,7 +133,8 @@ def compute_marks(group: RowGroup, n_columns: int) -> dict[tuple[int, int], str]
         return marks
 
     def competes(row: Row, col: int) -> bool:
-        return row.values[col] is not None and not row.cells.get(col, {}).get("markers")
+        markers = set(row.cells.get(col, {}).get("markers", ()))
+        return row.values[col] is not None and not markers & NOT_COMPARABLE
 
     for col in range(n_columns):
         present = sorted({r.values[col] for r in group.rows if competes(r, col)})[::-1]
