@@ -238,9 +238,16 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    max_image_pixels: int | None = typer.Option(
+        None,
+        min=1,
+        help="Images with more pixels are the sample's media_too_large error (default: the "
+        "preset's max_image_pixels option, else 89,478,485).",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
-    from .engine import Engine, RunConfig
+    from .engine import Engine, RunConfig, store_path
+    from .preflight import check_device, check_output, check_store
 
     try:
         profiles = _profiles(profile)
@@ -278,7 +285,10 @@ def run(
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
             judge=judge,
+            max_image_pixels=max_image_pixels,
         )
+        check_device(cfg.device)  # everything checkable is checked before a model loads
+        check_output(cfg.output)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -300,6 +310,8 @@ def run(
                     progress.advance(tasks[name], advance)
 
             engine = Engine(cfg, progress=hook)
+            if cfg.use_cache and engine.uses_store:
+                check_store(store_path(cfg))
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
             if cfg.executor == "ray":
                 from .distributed.ray_executor import run_ray
@@ -570,9 +582,13 @@ def cache_stats(
 
     if not path.exists():
         _fail(ConfigError(f"no response store at {path}"))
-    store = ResponseStore(path)
+    try:
+        store = ResponseStore(path)
+        stats = store.stats()
+    except MedUniEvalError as exc:
+        _fail(exc)
     table = Table("model fingerprint", "responses")
-    for fp, n in store.stats().items():
+    for fp, n in stats.items():
         table.add_row(fp, str(n))
     out.print(table)
     store.close()

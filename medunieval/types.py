@@ -67,6 +67,8 @@ class MediaRef:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 return img.convert("RGB")
+        except Image.DecompressionBombError as exc:
+            raise SampleError("media_too_large", f"image {self.source}: {exc}") from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise SampleError(
                 "corrupt_media", f"cannot decode image {self.source}: {exc}"
