@@ -342,11 +342,12 @@ class RunDir:
     def write_summary(self, bench: str, summary: dict[str, Any]) -> None:
         atomic_write_json(self.path / bench / "summary.json", summary)
 
-    def read_summary(self, bench: str, lenient: bool = False) -> dict[str, Any] | None:
+    def read_summary(self, bench: str, lenient: bool | str = False) -> dict[str, Any] | None:
         """A benchmark's summary; None when absent; ``DamagedFile`` when damaged (``lenient``:
-        one warning and None — for commands that rewrite it)."""
+        one warning and None — for commands that rewrite it; a string says what happens)."""
         path = self.path / bench / "summary.json"
-        return self._read(path, "summary", "it is rebuilt" if lenient else None)
+        consequence = lenient if isinstance(lenient, str) else "it is rebuilt"
+        return self._read(path, "summary", consequence if lenient else None)
 
     def read_run_summary(self) -> dict[str, Any] | None:
         """The run-level ``summary.json``; None when absent; ``DamagedFile`` when damaged."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError, SampleError
 from ..types import ImagePart, MediaRef, VideoPart, VolumePart, canonical_json, sha256_hex
+from . import decoded as _decoded
 from . import video as _video
 from . import volume as _volume
 from .media import safe_join
@@ -100,23 +101,36 @@ def _too_large(source: str, size: str, limit: int) -> SampleError:
 def media_part(
     ref: MediaRef, specs: MediaSpecs | None = None
 ) -> ImagePart | VolumePart | VideoPart:
-    """The content part for ``ref``. A volume / video is decoded once here (then released) so
-    a truncated or corrupt file becomes this sample's ``SampleError`` before any backend runs."""
+    """The content part for ``ref``. A volume / video is decoded here, so a truncated or
+    corrupt file becomes this sample's ``SampleError`` before any backend runs; its frames stay
+    on the part (within a memory budget, ``data/decoded.py``) for the backend to use."""
     specs = specs or MediaSpecs()
     if ref.kind == "volume":
         path = _volume.source_path(ref)
         spec = specs.volume
         vpart = VolumePart(ref, _spec_digest(_volume.source_digest(path), spec), spec)
-        _volume.read_slices(path, spec)  # decodes what frames() will; the arrays are dropped
+        frames = _decode(_volume.load_frames, path, spec)  # the check is the decode needed
+        _decoded.keep(vpart, frames, frames)
         return vpart
     if ref.kind == "video":
         path = _volume.source_path(ref)
         part = VideoPart(ref, _spec_digest(_volume.source_digest(path), specs.video), specs.video)
-        part.frames()
+        got = _decode(_video.load_frames, path, specs.video)
+        _decoded.keep(part, got, got[0])
         return part
     data = ref.read_bytes()
     check_image(data, ref.source, specs.max_image_pixels)
     return ImagePart(ref=ref, digest=sha256_hex(data))
+
+
+def _decode(loader: Callable[[Path, Any], Any], path: Path, spec: Any) -> Any:
+    try:
+        return loader(path, spec)
+    except (SampleError, ConfigError):
+        raise
+    except Exception as exc:  # windowing / resizing a decoded but odd array
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise SampleError("corrupt_media", f"cannot decode {path}: {msg}") from None
 
 
 def media_workers(samples: Sequence[Any]) -> int:
