@@ -410,10 +410,12 @@ def test_half_a_jpeg_is_corrupt_media_on_replay_and_openai(
 
 
 def test_rad3d_one_release_csv_reads_like_several(tmp_path: Path) -> None:
-    from media_synth import build_media_root
+    from media_synth import FIX, make_nifti
 
-    root = build_media_root(tmp_path / "media")
-    rad = root / "rad3d"
+    rad = tmp_path / "rad3d"  # the rad3d part of media_synth.build_media_root
+    shutil.copytree(FIX / "rad3d", rad)
+    make_nifti(rad / "valid_1_a_1.nii.gz", seed=1)
+    make_nifti(rad / "valid_2_a_1.nii.gz", seed=2)
     csvs = sorted(rad.glob("test/Task*/*.csv"))
     assert len(csvs) >= 2
     for extra in csvs[1:]:
