@@ -101,24 +101,12 @@ def read_json_file(path: Path, what: str = "file") -> Any:
     try:
         return json.loads(path.read_bytes().decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        reason = (
-            " ".join(str(exc).split())[:120]
-            if not isinstance(exc, RecursionError)
-            else ("nested too deeply")
-        )
+        reason = "nested too deeply"
+        if not isinstance(exc, RecursionError):
+            reason = " ".join(str(exc).split())[:120]
         raise DamagedFile(f"{path} is damaged ({what}: {reason})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def read_json_or_warn(path: Path, what: str, consequence: str) -> Any | None:
-    """``read_json_file``, but damage is one warning (``consequence`` says what happens) and
-    None, for commands that can go on without the file."""
-    try:
-        return read_json_file(path, what)
-    except ConfigError as exc:
-        warn(f"{exc}; {consequence}")
-        return None
 
 
 def parse_record(line: bytes) -> Record | str:
@@ -133,8 +121,12 @@ def parse_record(line: bytes) -> Record | str:
         return "not JSON"
     if not isinstance(d, dict):
         return f"a JSON {type(d).__name__}, not a record"
-    if not isinstance(d.get("sample_id"), str) or not isinstance(d.get("benchmark"), str):
-        return "no sample_id / benchmark"
+    for key in ("sample_id", "benchmark", "answer", "answer_type"):
+        if not isinstance(d.get(key), str):
+            return f"'{key}' is missing or not a string"
+    for key in ("request_key", "prompt", "question"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            return f"'{key}' is not a string"
     resp = d.get("response")
     if resp is not None and (
         not isinstance(resp, dict)
@@ -148,6 +140,8 @@ def parse_record(line: bytes) -> Record | str:
     for key in ("error", "judge", "choices"):
         if d.get(key) is not None and not isinstance(d[key], dict):
             return f"'{key}' is not an object"
+    if not all(isinstance(v, dict) for v in (d.get("scores") or {}).values()):
+        return "'scores' holds a verdict that is not an object"
     try:
         d["response"] = Response.from_dict(resp) if resp else None
         names = Record.__dataclass_fields__
@@ -371,7 +365,13 @@ class RunDir:
         if not path.exists():
             return None
         try:
-            return _mapping(read_json_file(path, what), path)
+            data = _mapping(read_json_file(path, what), path)
+            if what == "manifest" and not (
+                isinstance(data.get("benchmarks"), dict)
+                and isinstance(data.get("invocations"), list)
+            ):
+                raise DamagedFile(f"{path} is damaged (no 'benchmarks' / 'invocations')")
+            return data
         except DamagedFile as exc:
             if lenient is None:
                 raise
