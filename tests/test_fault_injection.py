@@ -93,7 +93,7 @@ def test_unparseable_jsonl_rows_are_row_errors(tmp_path: Path, fresh_data: Path)
     lines[2] = b'{"question": "caf\xe9"}'  # not UTF-8
     lines[3] = b'{"question": '  # not JSON
     path.write_bytes(b"\n".join(lines[:8]) + b"\n")
-    preds = gold_preds(tmp_path, "medqa", build_medqa_ids(fresh_data))
+    preds = gold_preds(tmp_path, "medqa", fresh_data)
     res = replay_cli(tmp_path, preds, ["medqa"], data_dir=fresh_data)
     assert res.exit_code == 0, res.output
     recs = records(tmp_path / "runs" / "r1", "medqa")
@@ -106,10 +106,6 @@ def test_unparseable_jsonl_rows_are_row_errors(tmp_path: Path, fresh_data: Path)
     assert summary["n"] == 8 and summary["errors"] == 3
 
 
-def build_medqa_ids(data_root: Path) -> Path:
-    return data_root  # medqa ids are row indices: valid rows keep theirs
-
-
 def test_unparseable_csv_record_is_a_row_error(tmp_path: Path) -> None:
     from medunieval.data.sources import read_local
 
@@ -118,6 +114,20 @@ def test_unparseable_csv_record_is_a_row_error(tmp_path: Path) -> None:
     rows = read_local(path).rows
     assert rows[0] == {"question": "q1", "answer": "A"} and rows[2]["answer"] == "C"
     assert "field larger than field limit" in rows[1]["_malformed"]
+
+
+def test_damaged_parquet_and_json_files_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "medqa").mkdir()
+    (tmp_path / "medqa" / "test.parquet").write_bytes(b"PAR1 not really parquet PAR1")
+    args = ["run", "--model", "m", "--backend", "replay", "--predictions", tmp_path / "p.jsonl",
+            "--bench", "medqa", "--data-dir", tmp_path, "--output", tmp_path / "runs"]  # fmt: skip
+    (tmp_path / "p.jsonl").write_text("")
+    assert "test.parquet" in one_line_exit_2(cli(*args))
+    (tmp_path / "medqa" / "test.parquet").unlink()
+    (tmp_path / "mmlu_pro_med").mkdir()
+    (tmp_path / "mmlu_pro_med" / "test.json").write_text("[" * 200_000)
+    args[args.index("medqa")] = "mmlu_pro_med"
+    assert "nested too deeply" in one_line_exit_2(cli(*args))
 
 
 # ------------------------------------------------------------------ readers of our own files
