@@ -245,8 +245,15 @@ def run(
         help="Images with more pixels are the sample's media_too_large error (default: the "
         "preset's max_image_pixels option, else 89,478,485).",
     ),
+    data_revision: list[str] = typer.Option(
+        [],
+        "--data-revision",
+        help="Hub data revision: REV or NAME=REV (repeatable; default: the pinned commit); "
+        "'latest' loads the default branch and only warns when it differs from the card.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
+    from .data_cmd import parse_revisions
     from .engine import Engine, RunConfig, store_path
     from .preflight import check_device, check_output, check_store
 
@@ -287,6 +294,10 @@ def run(
             concurrency=concurrency,
             judge=judge,
             max_image_pixels=max_image_pixels,
+            data_revision=parse_revisions(
+                [f"{k}={v}" for k, v in (cfg_file.get("data_revision") or {}).items()]
+                + list(data_revision)
+            ),
         )
         check_device(cfg.device)  # everything checkable is checked before a model loads
         check_output(cfg.output)
@@ -653,6 +664,11 @@ def report_metrics_cmd(
         cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
         table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
     out.print(table)
+
+
+from .data_cmd import data_app  # noqa: E402  (the `data` sub-commands)
+
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper
