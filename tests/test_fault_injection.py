@@ -78,6 +78,8 @@ def test_decompression_bomb_is_one_samples_error_and_reruns_survive(
         assert bad["error"]["kind"] == "media_too_large"
         assert "900000000 pixels" in bad["error"]["reason"]
         assert sum(r["error"] is None for r in recs.values()) == 3
+    res = cli("report", tmp_path / "runs" / "r1")  # its thumbnail is skipped, not a crash
+    assert res.exit_code == 0, res.output
     # the limit is a flag: a tiny one makes every image too large, the run still finishes
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--limit", "1", "--max-image-pixels", "100",
                      data_dir=fresh_data, run_id="tiny")  # fmt: skip
