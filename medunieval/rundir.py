@@ -109,8 +109,8 @@ def read_json_file(path: Path, what: str = "file") -> Any:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def parse_record(line: bytes) -> Record | str:
-    """A records line as a ``Record``, or the reason it is not one."""
+def record_dict(line: bytes) -> dict[str, Any] | str:
+    """A records line as a record's JSON object (its shape checked), or why it is not one."""
     try:
         d = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
@@ -142,10 +142,19 @@ def parse_record(line: bytes) -> Record | str:
             return f"'{key}' is not an object"
     if not all(isinstance(v, dict) for v in (d.get("scores") or {}).values()):
         return "'scores' holds a verdict that is not an object"
+    return d
+
+
+def parse_record(line: bytes) -> Record | str:
+    """A records line as a ``Record``, or the reason it is not one."""
+    d = record_dict(line)
+    if isinstance(d, str):
+        return d
     try:
-        d["response"] = Response.from_dict(resp) if resp else None
-        names = Record.__dataclass_fields__
-        return Record(**{k: v for k, v in d.items() if k in names})
+        resp = d.get("response")
+        fields = {k: v for k, v in d.items() if k in Record.__dataclass_fields__}
+        fields["response"] = Response.from_dict(resp) if resp else None
+        return Record(**fields)
     except TypeError as exc:
         return f"not a record ({exc})"
 
@@ -268,11 +277,18 @@ class RunDir:
     def read_records(self, bench: str) -> list[Record]:
         """All records of ``bench``, last one per sample id, in first-seen order. Damaged lines
         (and a torn last line) are skipped and counted, with one warning for the file."""
+        return list(self._read_valid(bench, parse_record).values())
+
+    def read_record_dicts(self, bench: str) -> list[dict[str, Any]]:
+        """``read_records`` as the records' JSON objects (for tools that diff raw fields)."""
+        return list(self._read_valid(bench, record_dict).values())
+
+    def _read_valid(self, bench: str, parse: Callable[[bytes], Any]) -> dict[str, Any]:
         path = self.records_path(bench)
         self._skipped[bench] = []
         if not path.exists():
-            return []
-        latest: dict[str, Record] = {}
+            return {}
+        latest: dict[str, Any] = {}
         bad: list[tuple[int, str]] = []
         try:
             data = path.read_bytes()
@@ -282,23 +298,19 @@ class RunDir:
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            if n == len(lines):  # no newline at the end: a torn last line from a crash
-                bad.append((n, "torn last line"))
-                self._skipped[bench].append(line)
-                continue
-            rec = parse_record(line)
+            rec = "torn last line" if n == len(lines) else parse(line)  # no newline: a crash
             if isinstance(rec, str):
                 bad.append((n, rec))
                 self._skipped[bench].append(line)
                 continue
-            latest[rec.sample_id] = rec
+            latest[rec["sample_id"] if isinstance(rec, dict) else rec.sample_id] = rec
         if bad:
             n, why = bad[0]
             self._warn(
                 f"{path}: skipped {len(bad)} damaged line(s) (first: line {n}, {why}); "
                 f"{len(latest)} record(s) read"
             )
-        return list(latest.values())
+        return latest
 
     def rewrite_records(self, bench: str, records: Iterable[Record]) -> None:
         """Replace a benchmark's records atomically (used by rescore, merge, the judge). Lines

@@ -183,6 +183,8 @@ def test_damaged_records_before_rescore_report_and_resume(damaged_run, data_root
     assert res.exit_code == 0 and "skipped 6 damaged line(s)" in res.stderr, res.output
     res = cli("regress", "--baseline", run, "--candidate", run)
     assert res.exit_code == 0 and "skipped 6 damaged line(s)" in res.stderr
+    res = cli("compare", run, run, "--format", "json")
+    assert res.exit_code == 0 and "skipped 6 damaged line(s)" in res.stderr, res.output
     # resume: the torn tail is cut, the damaged sample is generated again, nothing good lost
     res = replay_cli(run.parent.parent, preds, ["medqa"], "--limit", "12", data_dir=data_root)
     assert res.exit_code == 0, res.output
