@@ -62,7 +62,7 @@ class RateColumn(ProgressColumn):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -277,6 +277,12 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    max_image_pixels: int | None = typer.Option(
+        None,
+        min=1,
+        help="Images with more pixels are the sample's media_too_large error (default: the "
+        "preset's max_image_pixels option, else 89,478,485).",
+    ),
     data_revision: list[str] = typer.Option(
         [],
         "--data-revision",
@@ -288,12 +294,15 @@ def run(
 
     Every option can also come from ``--config FILE.yaml`` (same names, e.g. ``limit: 20``,
     ``data: {vqa_rad: /data/vqa_rad}``); flags on the command line override the file."""
-    from .engine import Engine
+    from .engine import Engine, store_path
+    from .preflight import check_device, check_output, check_store
     from .runconfig import from_sources
 
     try:
         cfg, display = from_sources(_explicit_options(ctx), config)
         profiles = _profiles(display.get("profile", profile))
+        check_device(cfg.device)  # everything checkable is checked before a model loads
+        check_output(cfg.output)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -315,6 +324,8 @@ def run(
                     progress.advance(tasks[name], advance)
 
             engine = Engine(cfg, progress=hook)
+            if cfg.use_cache and engine.uses_store:
+                check_store(store_path(cfg))
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
             if cfg.executor == "ray":
                 from .distributed.ray_executor import run_ray
@@ -700,9 +711,13 @@ def cache_stats(
 
     if not path.exists():
         _fail(ConfigError(f"no response store at {path}"))
-    store = ResponseStore(path)
+    try:
+        store = ResponseStore(path)
+        stats = store.stats()
+    except MedUniEvalError as exc:
+        _fail(exc)
     table = Table("model fingerprint", "responses")
-    for fp, n in store.stats().items():
+    for fp, n in stats.items():
         table.add_row(fp, str(n))
     out.print(table)
     store.close()
