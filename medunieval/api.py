@@ -10,8 +10,7 @@ class without writing a plugin package.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,11 +84,16 @@ class Run:
         return None if prof is None else prof.get("score")
 
     def records(self, benchmark: str | None = None) -> Records:
-        """Every record of ``benchmark`` (default: of all benchmarks), in file order."""
-        names = [benchmark] if benchmark else self.benchmarks
+        """Every record of ``benchmark`` (default: of all benchmarks): the latest record per
+        sample, in file order (damaged lines are skipped with one warning)."""
+        from .rundir import RunDir
+
+        rd = RunDir(self.path)
         out = Records()
-        for name in names:
-            out.extend(_read_jsonl(self.path / name / "records.jsonl"))
+        for name in [benchmark] if benchmark else self.benchmarks:
+            if not rd.records_path(name).is_file():
+                raise ConfigError(f"no records at {rd.records_path(name)}")
+            out.extend(rd.read_record_dicts(name))
         return out
 
     def summary_frame(self) -> Any:
@@ -111,33 +115,24 @@ class Run:
         return _pandas().DataFrame(rows)
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        raise ConfigError(f"no records at {path}")
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line of an interrupted run
-
-
 def load_run(path: str | Path) -> Run:
     """Open a run directory (``results/runs/<run-id>``)."""
+    from .rundir import RunDir
+
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"{path} is not a run directory")
+    rd = RunDir(path)
     summaries = {}
-    for sub in sorted(p for p in path.iterdir() if (p / "summary.json").is_file()):
-        summaries[sub.name] = json.loads((sub / "summary.json").read_text("utf-8"))
-    run_summary = path / "summary.json"
-    if run_summary.is_file():  # keeps the run's benchmark order
-        ordered = json.loads(run_summary.read_text("utf-8")).get("benchmarks") or {}
-        summaries = {**{k: summaries.get(k, v) for k, v in ordered.items()}, **summaries}
+    for name in rd.benchmarks():
+        summary = rd.read_summary(name, lenient="left out")
+        if summary is not None:
+            summaries[name] = summary
+    ordered = (rd.read_run_summary() or {}).get("benchmarks") or {}
+    summaries = {**{k: summaries[k] for k in ordered if k in summaries}, **summaries}
     if not summaries:
         raise ConfigError(f"{path} holds no benchmark summary (<bench>/summary.json)")
-    manifest_path = path / "manifest.json"
-    manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.is_file() else {}
-    return Run(path, summaries, manifest)
+    return Run(path, summaries, rd.read_manifest(on_damage="warn") or {})
 
 
 def _object_preset(model: Backend) -> Any:
