@@ -89,3 +89,23 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
     run = namespace["run"]
     assert run.summaries["medqa"]["n"] == 20 and len(namespace["df"]) == 40
+
+
+def test_records_are_the_latest_per_sample_after_a_resume(tmp_path: Path, data_root: Path):
+    samples = load_samples("medqa", data_root)[:6]
+    model = GoldModel({(s.benchmark, s.id): gold_response(s) for s in samples})
+    good = model.generate
+
+    def flaky(requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
+        for i, (req, resp) in enumerate(good(requests)):  # the first two requests fail
+            yield req, Response(text=None, error="boom: x") if i < 2 else resp
+
+    opts = dict(data_dir=data_root / "medqa", limit=6, output=tmp_path / "runs", no_cache=True)
+    model.generate = flaky  # type: ignore[method-assign]
+    first = medunieval.evaluate(model, ["medqa"], **opts)
+    assert first.summaries["medqa"]["errors"] == 2
+    model.generate = good  # type: ignore[method-assign]
+    second = medunieval.evaluate(model, ["medqa"], **opts)
+    assert second.path == first.path and second.generation["generated"] == 2
+    df = second.records("medqa").to_pandas()
+    assert len(df) == 6 and df["error"].isna().all() and df["strict_correct"].all()
