@@ -90,7 +90,7 @@ def vqa_judge_input(bench: Benchmark, rec: Record) -> tuple[str, str]:
 
 def vqa_covers(bench: Benchmark, rec: Record) -> bool:
     """Which records the VQA judge sees: open questions everywhere; closed ones too where
-    MedUniEval judged them (SLAKE, PathVQA; PRIOR_ART §2.2) so ``compat`` can reproduce that."""
+    MedUniEval judged them (SLAKE, PathVQA) so ``compat`` can reproduce that."""
     return rec.answer_type == "open" or bench.compat_vqa in ("slake", "path_vqa")
 
 

@@ -1,6 +1,6 @@
 """MedXpertQA-Text, SuperGPQA-Med and OmniMedVQA on fixture rows.
 
-Fixtures (provenance of the real ones in ../shared/real_samples/MANIFEST.md):
+Fixtures (provenance of the real ones in tests/fixtures/README.md):
 - ``medxpertqa_text_test.medagents.jsonl``: real, MedAgentsBench conversion; rows 0-29 and
   150-159 of the shared file (first 30 of ``medxpertqa-r``, first 10 of ``medxpertqa-u``).
 - ``omnimedvqa_medvlmr1.json``: real, MedVLM-R1 conversion; first 14 MR, 13 CT, 13 X-Ray rows.
@@ -315,7 +315,7 @@ STYLES = RESPONSE_STYLES
 
 
 def similarity_pick(choices: list[str], r: str) -> int:
-    """PRIOR_ART §3.3 rule 7.4: first index of the highest ratio(choice, response); 0 if none."""
+    """MedUniEval's similarity fallback: first index of the best ratio(choice, response), else 0."""
     best, k = 0.0, 0
     for i, c in enumerate(choices):
         ratio = difflib.SequenceMatcher(None, c.lower(), r).ratio()

@@ -4,7 +4,7 @@ Fixtures:
 - ``mmmu_med_validation_handwritten.json``: 8 hand-written rows in the official ``MMMU/MMMU``
   validation schema (``options`` as a string list literal, one open question, one row with two
   images; ``images`` = how many synthetic images the test attaches, not an MMMU field).
-- ``../shared/real_samples/mmmu_medical_test_id_to_choices.json`` (+ ``_answers``): real test
+- ``tests/fixtures/mmmu_medical_test_id_to_choices.json`` (+ ``_answers``): real test
   choices/answers (MedEvalKit ``utils/MMMU``), used for parser cases only (no questions).
 """
 
@@ -30,7 +30,7 @@ from medunieval.types import Record, Response
 if "mmmu_med" not in BENCHMARKS.names():
     BENCHMARKS.register("mmmu_med", "medunieval.benchmarks.mmmu:BENCHMARK")
 
-REAL = FIXTURES  # the real MMMU test answers/choices, copied from ../shared/real_samples
+REAL = FIXTURES  # the real MMMU test answers/choices, copied into tests/fixtures
 CHOICES = ["A", "B", "C", "D"]
 INDEX2ANS = {"A": "Right Atrium", "B": "Left Atrium", "C": "Right Ventricle", "D": "Left Ventricle"}
 runner = CliRunner()

@@ -1,7 +1,7 @@
 """MedXpertQA-MM, MedFrameQA and PMC-VQA: multi-image MCQ on HAND-WRITTEN fixture rows.
 
 No real rows were available for these three; every fixture row is written by hand with exactly
-the official field names (PRIOR_ART §2.1), and the images are synthetic:
+the official field names, and the images are synthetic:
 - ``medxpertqa_mm_test_handwritten.jsonl``: official ``MM/test.jsonl`` schema, 6 rows with 1-3
   image file names each (written under ``images/``).
 - ``medframeqa_test_handwritten.json``: MedFrameQA columns with ``image_1..image_5`` as frame
@@ -282,7 +282,7 @@ GOLD_B = {"medxpertqa_mm": "MM-0", "medframeqa": "MFQ-0", "pmc_vqa": "1"}
 
 
 def similarity_pick(choices: list[str], r: str) -> int:
-    """PRIOR_ART §3.3 rule 7.4: first index of the highest ratio(choice, response); 0 if none."""
+    """MedUniEval's similarity fallback: first index of the best ratio(choice, response), else 0."""
     best, k = 0.0, 0
     for i, c in enumerate(choices):
         ratio = difflib.SequenceMatcher(None, c.lower(), r).ratio()

@@ -1,6 +1,6 @@
 """Text MCQ benchmarks MMLU-Pro-Med, MMLU-Med and Medbullets (op4/op5) on real rows.
 
-Fixtures (from ../shared/real_samples, provenance in its MANIFEST.md):
+Fixtures (real rows; provenance in tests/fixtures/README.md):
 - ``mmlu_pro_health_hulumed.json``: first 40 of Hulu-Med's ``mmlu_pro_test.json`` rows;
   ``mmlu_pro_test.official_schema.jsonl``: the same 40 rows rewritten with the official
   ``TIGER-Lab/MMLU-Pro`` field names (``question``, ``options`` list) -- a conversion.
@@ -250,7 +250,7 @@ POLIO_OPTIONS = (
 
 
 def test_mmlu_pro_prompt_medunieval_layout():
-    """MedUniEval's MMLU-Pro prompt: no Question:/Options: wrapper (PRIOR_ART §2.1)."""
+    """MedUniEval's MMLU-Pro prompt: no Question:/Options: wrapper."""
     s = load("mmlu_pro_med", FIXTURES / "mmlu_pro_health_hulumed.json")[0]
     spec = BENCHMARKS.get("mmlu_pro_med")
     assert spec.prompt(s) == (
@@ -298,7 +298,7 @@ def test_replay_end_to_end(tmp_path, text_root, right):
 
 # (response, strict correct, compat correct, compat parsed) on a real row whose gold is B.
 # Strict: a committed letter/text is correct and parsed; refusal/empty are unparsed (wrong).
-# Compat (PRIOR_ART §3.3): letter rules first; otherwise forced similarity against the
+# Compat: letter rules first; otherwise forced similarity against the
 # formatted choices ("A. text" or "A.text"), so these vary with the option strings.
 STYLES = RESPONSE_STYLES
 EXPECTED = {

@@ -240,7 +240,7 @@ def test_replay_end_to_end(tmp_path, zh_root, right):
 
 STYLES = ["B", "答案：B", "\\boxed{B}", "<option text>", "我无法回答", ""]
 # strict: the four committed styles are correct and parsed; refusal/empty unparsed (wrong).
-# compat (PRIOR_ART §3.3): "B"/"\boxed{B}" hit the letter rule. "答案：B" (full-width colon, not
+# compat: "B"/"\boxed{B}" hit the letter rule. "答案：B" (full-width colon, not
 # one of parse_response's patterns) and the option text fall to forced similarity, which finds
 # "b." in the "B.text" choices -> correct but unparsed. MCMLE's bare-text choices: "答案：B" has
 # no character in common with any option -> index 0 (A) -> wrong; the option text equals a

@@ -1,4 +1,4 @@
-"""Golden vectors of PRIOR_ART.md §3.14 (observed MedUniEval outputs), plus the documented
+"""Golden vectors (observed MedUniEval outputs), plus the documented
 deviations of ``medunieval.scoring.compat``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HealthBench: the official formula (PRIOR_ART §3.13), the whole conversation reaching the
+"""HealthBench: the official formula, the whole conversation reaching the
 model, rubric grading through a scripted judge on real rows, three separate benchmarks."""
 
 from __future__ import annotations

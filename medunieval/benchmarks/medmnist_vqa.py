@@ -1,4 +1,4 @@
-"""MedMNIST-VQA (Hulu-Med's MedMNIST multiple-choice set; PRIOR_ART §2.1 ``Medmnist``, §2.9).
+"""MedMNIST-VQA (Hulu-Med's MedMNIST multiple-choice set).
 Local only: MedUniEval reads ``./medminist_test.json`` (sic; ``medmnist_test.json`` is accepted
 too), a JSON list of LLaVA-style rows::
 

@@ -3,7 +3,7 @@
 options{A..E}, answer (text), answer_idx (letter), meta_info.
 
 MedUniEval lists the option VALUES ONLY, without letters, while its Chinese prompt asks for an
-option letter (a defect, PRIOR_ART §4.1 item 11). To reproduce its prompt and its scoring the
+option letter (a defect). To reproduce its prompt and its scoring the
 choices are written ``{text}``: the model sees bare option texts, and the compat scorer compares
 against those same strings. A bare letter still scores under compat (its letter rule maps "B"
 to the gold letter "b"); strict reads letters and option texts as for every MCQ."""

@@ -3,7 +3,7 @@
 options[list], answer letter, answer_index, category, src), Hulu-Med's ``mmlu_pro_test.json``
 (``problem``, ``choices`` dict A..J, ``answer``) and the MedAgentsBench conversion (realidx,
 options, answer_idx). Only real options are kept: MedUniEval under ``datasets`` 3.6 pads the
-dict to ten letters with ``None`` (PRIOR_ART §2.5), which is a defect. Choices written
+dict to ten letters with ``None``, which is a defect. Choices written
 ``A. text``. Sub-scores by ``src`` (the original MMLU/STEM source, e.g. ori_mmlu-virology).
 
 MedUniEval's prompt has no ``Question:/Options:`` wrapper (question, option lines,

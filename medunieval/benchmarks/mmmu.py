@@ -1,6 +1,6 @@
 """MMMU-Med: the five medical subjects of MMMU (HF ``MMMU/MMMU``) -- Basic_Medical_Science,
 Clinical_Medicine, Diagnostics_and_Laboratory_Medicine, Pharmacy, Public_Health -- validation
-split (PRIOR_ART.md §2.1, §2.4). Official row schema: ``id`` (``validation_<Subject>_<n>``),
+split. Official row schema: ``id`` (``validation_<Subject>_<n>``),
 ``question``, ``options`` (a *string* holding a Python list literal), ``answer`` (a letter, or the
 text of an open question), ``question_type`` (``multiple-choice`` | ``open``), ``image_1`` ..
 ``image_7``, ``subfield``, ``img_type``.

@@ -55,7 +55,7 @@ def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
 
 
 BENCHMARK = Benchmark(
-    compat_answer_tag=False,  # MedUniEval judges the raw response here (PRIOR_ART §2.1)
+    compat_answer_tag=False,  # MedUniEval judges the raw response here
     name="pmc_vqa",
     title="PMC-VQA",
     task="mcq",

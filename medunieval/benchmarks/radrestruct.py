@@ -1,4 +1,4 @@
-"""Rad-ReStruct (structured radiology reporting VQA on IU-Xray; PRIOR_ART §2.1, §2.10). Local
+"""Rad-ReStruct (structured radiology reporting VQA on IU-Xray). Local
 data only, in the authors' release layout as MedEvalKit reads it::
 
     <root>/test_qa_pairs/<report>.json             one file per report (report id = file stem)
@@ -9,7 +9,7 @@ Each QA file is a list of ``[question, [answers], history, {answer_type, options
 
 One sample per QA item, id ``<report>-<index>`` (index in the report file). MedEvalKit builds
 every question of an image from one shared, mutated dict, so all questions of an image become
-copies of the last one (PRIOR_ART §4.1 item 10); here each item is its own sample. Questions
+copies of the last one; here each item is its own sample. Questions
 legitimately repeat inside a report ("Is there another opacity in the lung?" with a different
 ``history``); their ids differ by index.
 

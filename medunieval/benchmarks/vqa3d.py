@@ -8,7 +8,7 @@ Layouts accepted, row by row:
 - Tabular releases (M3D-VQA csv, 3D-RAD csv): a volume column (``.npy`` / ``.nii.gz`` / folder),
   ``Question``, ``Answer``, optional ``Choice A..D`` + ``Answer Choice``.
 
-Prompts (MedUniEval, PRIOR_ART §2.8): the question, ``\\n``, then the multiple-choice instruction
+Prompts (MedUniEval): the question, ``\\n``, then the multiple-choice instruction
 (closed) or the open-ended instruction (open).
 """
 

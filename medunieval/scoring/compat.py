@@ -1,4 +1,4 @@
-"""MedUniEval's scoring helpers, re-implemented rule by rule (PRIOR_ART.md §3.2–§3.10).
+"""MedUniEval's scoring helpers, re-implemented rule by rule.
 
 The ``compat`` profile uses these to reproduce MedUniEval's (MUE's) published scores. Every rule
 and artefact is kept; only these defects are changed:

@@ -1,4 +1,4 @@
-"""HealthBench scoring, as the official simple-evals formula (PRIOR_ART §3.13).
+"""HealthBench scoring, as the official simple-evals formula.
 
 Per example: achieved points (items whose ``criteria_met`` is true; negative items subtract) over
 the total of positive points; not clipped per example. Per rubric tag the same formula over the

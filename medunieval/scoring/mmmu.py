@@ -1,5 +1,5 @@
 """The official MMMU scorer (``MMMU-Benchmark/MMMU`` ``eval/utils/eval_utils.py``), as MedUniEval
-calls it for MMMU-Medical-val (PRIOR_ART.md §2.4, §3.11). The ``compat`` profile uses it for
+calls it for MMMU-Medical-val. The ``compat`` profile uses it for
 benchmarks that declare ``compat_scorer="mmmu"``.
 
 Kept as upstream: ``<answer>`` then ``\\boxed`` extraction (MedUniEval), uppercase-only letters,

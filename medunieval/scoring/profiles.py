@@ -18,7 +18,7 @@ def _failed_verdict(rec: Record) -> dict[str, Any]:
 
 
 def compat_score(bench: Benchmark, rec: Record) -> dict[str, Any]:
-    """MedUniEval's scorer for this benchmark (PRIOR_ART §3), on a non-failed record."""
+    """MedUniEval's scorer for this benchmark, on a non-failed record."""
     text = rec.response.text if rec.response and rec.response.text is not None else ""
     if bench.compat_scorer == "mmmu":  # the official MMMU scorer, as MedUniEval calls it
         from . import mmmu

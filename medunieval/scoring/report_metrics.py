@@ -2,7 +2,7 @@
 
 Two profiles (docs/scoring.md, "Report generation"):
 
-- ``compat`` reproduces MedUniEval's ``cal_report_metrics.py`` (PRIOR_ART §3.12): ``Findings:``
+- ``compat`` reproduces MedUniEval's ``cal_report_metrics.py``: ``Findings:``
   / ``Impression:`` removed from the response only (case-sensitive); a response that is then
   exactly ``""`` is skipped, yet every sample stays in the denominator; MedUniEval's tokenisation
   (lower-case, ``.`` -> `` .``, split on single spaces); NLTK sentence BLEU without smoothing;

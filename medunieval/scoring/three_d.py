@@ -1,7 +1,7 @@
-"""3D VQA scoring (M3D-VQA, 3D-RAD): MedUniEval's ``eval_3d`` (PRIOR_ART §3.10) and its fix.
+"""3D VQA scoring (M3D-VQA, 3D-RAD): MedUniEval's ``eval_3d`` and its fix.
 
 Per sample, both profiles report LLaVA-Med token metrics on open questions (``exact_match`` --
-really token precision --, ``f1``, ``precision``, ``recall``; PRIOR_ART §3.9), ROUGE-1/2/L F,
+really token precision --, ``f1``, ``precision``, ``recall``), ROUGE-1/2/L F,
 BLEU-1..4 (NLTK, smoothing method 1) and METEOR. ``correct`` is the closed-question verdict; on
 open questions it is a normalised exact match (MedUniEval has no open correctness; the open
 metrics are the result).
