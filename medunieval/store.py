@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .store_hosts import claim, merge_stores, record_host
 from .types import Response
 
 SCHEMA = """
@@ -25,16 +26,23 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 class ResponseStore:
-    """A key -> Response cache on disk."""
+    """A key -> Response cache on disk, used from one machine (``store_hosts``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path, fallback: Path | None = None) -> None:
+        """``fallback``: the store to use instead if another machine has written to ``path``
+        (default: a per-host file next to it)."""
+        self.path = claim(Path(path), fallback)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=60000")
         self._db.execute(SCHEMA)
+        record_host(self._db)
+
+    def merge_from(self, sources: Iterable[Path]) -> int:
+        """Add every response of the stores ``sources``; returns how many were new."""
+        return merge_stores(self._db, sources)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The stored responses among ``keys``."""
