@@ -43,7 +43,7 @@ class RateColumn(ProgressColumn):
 
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(getattr(exc, "exit_code", 2))  # 2: misconfiguration; 3: server down
 
 
 def _parse_data(items: list[str]) -> dict[str, Path]:

@@ -6,9 +6,10 @@ of behaviours consumed one per matching request (then ``ok``): ``ok``, ``("429",
 the connection without answering), ``"malformed"`` (a 200 with a broken JSON body),
 ``"empty"`` (a 200 with no choices), ``"sse"`` (an event stream even when none was asked for,
 as ``transformers serve`` does), ``("trickle", n)`` (a streamed answer in ``n`` chunks 0.15 s
-apart). A request with ``"stream": true`` gets its answer as server-sent events, split in
-chunks, usage in the last one. Every request is logged with its time and headers. ``answer``
-is a string or a function of the prompt (the text of the last user message).
+apart), ``"401"`` / ``"403"`` (the key refused), ``"echo_key"`` (an answer that quotes the
+bearer token it was sent). A request with ``"stream": true`` gets its answer as server-sent
+events, split in chunks, usage in the last one. Every request is logged with its time and
+headers. ``answer`` is a string or a function of the prompt (the last user message's text).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class FakeChatServer:
             time.sleep(self.latency_s)
         kind, arg = (behaviour, None) if isinstance(behaviour, str) else behaviour
         text = self.answer(prompt) if callable(self.answer) else self.answer
+        if kind == "echo_key":
+            text = f"You sent me {h.headers.get('Authorization', '')[7:]}, the answer is B"
         if kind == "drop":
             h.close_connection = True
             h.connection.close()
@@ -108,6 +111,9 @@ class FakeChatServer:
             self._stream(h, body, kind, arg, text)
         elif kind == "429":
             self._send(h, 429, {"error": {"message": "slow down"}}, {"Retry-After": str(arg)})
+        elif kind in ("401", "403"):
+            self._send(h, int(kind), {"error": {"message": "Incorrect API key provided",
+                                                "type": "invalid_request_error"}})  # fmt: skip
         elif kind == "500":
             self._send(h, 500, {"error": {"message": "internal"}})
         elif kind == "400":

@@ -5,10 +5,7 @@ not written again (one warning, a store of this host's own instead)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from fake_chat_server import FakeChatServer
@@ -18,7 +15,6 @@ from medunieval.cli import app
 from medunieval.store_hosts import recorded_hosts
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _preset(tmp: Path, server: FakeChatServer) -> Path:
@@ -30,8 +26,9 @@ def _preset(tmp: Path, server: FakeChatServer) -> Path:
 
 
 def _args(model: Path, data_root: Path, out: Path, run_id: str, *extra: str) -> list[str]:
-    return ["run", "--model", str(model), "--bench", "medqa", "--data-dir", str(data_root / "medqa"),
-            "--limit", "30", "--output", str(out), "--run-id", run_id, *extra]  # fmt: skip
+    return ["run", "--model", str(model), "--bench", "medqa", "--data-dir",
+            str(data_root / "medqa"), "--limit", "30", "--output", str(out), "--run-id", run_id,
+            *extra]  # fmt: skip
 
 
 def _count(store: Path) -> int:
@@ -42,26 +39,18 @@ def _count(store: Path) -> int:
         db.close()
 
 
-def test_three_shard_processes_own_stores_merge_and_rerun_generates_nothing(
-    tmp_path: Path, data_root: Path
+def test_three_shards_own_stores_merge_and_rerun_generates_nothing(
+    tmp_path: Path, data_root: Path, monkeypatch
 ) -> None:
     out = tmp_path / "results" / "runs"
     with FakeChatServer(answer="B") as server:
         model = _preset(tmp_path, server)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "medunieval",
-                 *_args(model, data_root, out, "sh", "--num-shards", "3", "--shard-index", str(i))],
-                env={**env, "MEDUNIEVAL_HOSTNAME": f"node{i}"},  # three "machines"
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
-            for i in range(3)
-        ]
-        for p in procs:
-            output, _ = p.communicate(timeout=120)
-            assert p.returncode == 0, output
-            assert "warning" not in output
+        for i in range(3):  # three shard runs, each on its own "machine"
+            monkeypatch.setenv("MEDUNIEVAL_HOSTNAME", f"node{i}")
+            args = _args(model, data_root, out, "sh", "--num-shards", "3", "--shard-index", str(i))
+            res = runner.invoke(app, args)
+            assert res.exit_code == 0 and "warning" not in res.output, res.output
+        monkeypatch.setenv("MEDUNIEVAL_HOSTNAME", "login")
         assert len(server.log) == 30
         shards = [out / f"sh-shard{i}of3" for i in range(3)]
         # each shard wrote its own store, recording its host; no shared store was created
