@@ -57,7 +57,9 @@ def test_three_shards_own_stores_merge_and_rerun_generates_nothing(
         sizes = [_count(s / "responses.sqlite") for s in shards]
         assert sum(sizes) == 30 and all(sizes)
         assert [recorded_hosts(s / "responses.sqlite") for s in shards] == [
-            ["node0"], ["node1"], ["node2"]
+            ["node0"],
+            ["node1"],
+            ["node2"],
         ]
         assert not (tmp_path / "results" / "cache").exists()
 

@@ -95,9 +95,8 @@ class _Health:
     def failed(self, reason: str) -> None:
         self.failures += 1
         silence = time.monotonic() - self.last_answer
-        if self.max_failures and self.failures >= self.max_failures and (
-            silence >= self.max_silence_s
-        ):
+        tripped = self.max_failures and self.failures >= self.max_failures
+        if tripped and silence >= self.max_silence_s:
             raise _Abort(
                 ServerUnavailable(
                     f"{self.where} failed {self.failures} attempts in a row with no answer for "

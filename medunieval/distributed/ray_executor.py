@@ -239,4 +239,3 @@ def run_ray(
         backend.close()
         if started_here:
             ray.shutdown()
-
