@@ -140,6 +140,15 @@ def test_ray_driver_owns_all_state_and_survives_a_dead_actor(
             records = str(tmp_path / "runs" / "ray" / "medqa" / "records.jsonl")
             assert "PermissionError" in ray.get(actor.can_open.remote(records))
             assert ray.get(actor.can_open.remote(str(tmp_path / "actor-private.txt"))) is None
+
+            # a run-stopping backend error inside an actor is the driver's one line
+            server.rules = {"": ["401"] * 200}
+            res = run(tmp_path, model, data_root, "auth", tmp_path / "auth.sqlite",
+                      "--executor", "ray", "--data-parallel", "2")  # fmt: skip
+            assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+            errors = [x for x in res.output.splitlines() if x.startswith("error:")]
+            assert len(errors) == 1 and "HTTP 401" in errors[0], res.output
+            server.rules = {}
         finally:
             ray.shutdown()
 
@@ -149,7 +158,7 @@ def test_ray_driver_owns_all_state_and_survives_a_dead_actor(
     assert not (tmp_path / "runs" / "ray" / "shards").exists()  # no shard runs on disk
     # the dead actor's unfinished chunk was generated again, nothing it had returned was: only
     # prompts of one chunk (at most 6) were sent twice
-    again = Counter(e["prompt"] for e in server.log)
+    again = Counter(e["prompt"] for e in server.log if e["behaviour"] == "ok")
     assert set(again) == set(single)
     twice = [p for p, n in again.items() if n > 1]
     assert 1 <= len(twice) < 6 and max(again.values()) == 2

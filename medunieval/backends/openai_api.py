@@ -33,6 +33,7 @@ import json
 import os
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -380,7 +381,7 @@ class OpenAIBackend:
                 await asyncio.sleep(backoff_delay(attempt, last.retry_after if last else None, rng))
             start = time.perf_counter()
             try:
-                resp = await asyncio.wait_for(self._attempt(client, body, start), self.timeout_s)
+                resp = await self._bounded(self._attempt(client, body, start))
                 if health is not None:
                     health.answered()
                 return resp
@@ -401,6 +402,14 @@ class OpenAIBackend:
         return error_response(
             last.kind, self.redact(f"{last.reason} (gave up after {self.max_retries} retries)")
         )
+
+    async def _bounded(self, attempt: Any) -> Response:
+        """``attempt`` bounded by ``timeout_s`` (``asyncio.timeout`` where available: no extra
+        task per request, unlike ``wait_for``)."""
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(self.timeout_s):
+                return await attempt
+        return await asyncio.wait_for(attempt, self.timeout_s)
 
     async def _attempt(self, client: Any, body: dict[str, Any], start: float) -> Response:
         if self.stream:

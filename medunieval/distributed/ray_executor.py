@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..engine import SHARD_STORE, Engine, ProgressHook, RunConfig, RunResult, store_path
-from ..errors import ConfigError
+from ..errors import ConfigError, MedUniEvalError
 from ..types import Request, Response
 from .isolation import deny_paths
 from .parallel import MAX_ATTEMPTS, WorkerFailed
@@ -57,7 +57,9 @@ def die_in_chunk(chunk: int, done: int) -> None:
 class GenerateActor:
     """The actor body: one backend (model) per actor, built exactly as ``Engine`` builds it."""
 
-    def __init__(self, cfg: RunConfig, deny: list[str]) -> None:
+    def __init__(self, cfg: RunConfig, deny: list[str], cwd: str | None = None) -> None:
+        if cwd and os.path.isdir(cwd):  # relative data / model paths mean the driver's
+            os.chdir(cwd)
         self.denied = deny_paths(deny)
         plain = replace(cfg, judge=None, executor="local", data_parallel=1)
         self.backend = Engine(plain, close_backend=False).backend
@@ -130,8 +132,18 @@ class RayBackend:
             num_cpus=1, num_gpus=gpus, max_restarts=MAX_ATTEMPTS - 1, max_task_retries=0,
             runtime_env={"env_vars": env},
         )(GenerateActor)  # fmt: skip
-        self.actors = [actor_cls.remote(self.cfg, self.deny) for _ in range(self.workers)]
-        self._fingerprint = ray.get(self.actors[0].describe.remote())["fingerprint"]
+        cwd = os.getcwd()
+        self.actors = [actor_cls.remote(self.cfg, self.deny, cwd) for _ in range(self.workers)]
+        from ray.exceptions import RayActorError
+
+        try:
+            self._fingerprint = ray.get(self.actors[0].describe.remote())["fingerprint"]
+        except RayActorError as exc:  # the actor could not build its backend (load the model)
+            lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+            self.close()
+            raise ConfigError(
+                f"a Ray actor could not load the model: {lines[-1] if lines else exc}"
+            ) from None
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -145,7 +157,7 @@ class RayBackend:
             return
         ray = _ray()
         self._start()
-        from ray.exceptions import RayActorError, WorkerCrashedError
+        from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
         chunks = [list(requests[i : i + self.chunk]) for i in range(0, len(requests), self.chunk)]
         todo = deque(range(len(chunks)))
@@ -175,6 +187,11 @@ class RayBackend:
                     ) from None
                 todo.appendleft(c)  # given out again; what returned before is kept
                 continue
+            except RayTaskError as exc:  # e.g. the server refused the key: one line, not a
+                cause = getattr(exc, "cause", None)  # remote traceback
+                if isinstance(cause, MedUniEvalError):
+                    raise cause from None
+                raise
             yield from zip(chunks[c], responses, strict=True)
 
     def close(self) -> None:

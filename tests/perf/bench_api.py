@@ -100,25 +100,27 @@ async def bare_loop(base_url: str, n: int, level: int) -> int:
     return errors
 
 
-def ours(base_url: str, reqs: list[Request], level: int) -> tuple[float, int, list[float]]:
+def ours(base_url: str, reqs: list[Request], level: int) -> tuple[float, float, int, list[float]]:
+    """Requests/s, client CPU ms per request, errors, RSS (start, mid, end)."""
     preset = ModelPreset(name="bench", model="bench", backend="openai",
                          options={"base_url": base_url, "timeout_s": 60})  # fmt: skip
     backend = OpenAIBackend.from_preset(preset, concurrency=level)
     rss, errors = [rss_mb()], 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for i, (_, resp) in enumerate(backend.generate(reqs)):
         errors += resp.error is not None
         if i == len(reqs) // 2:
             rss.append(rss_mb())
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     rss.append(rss_mb())
-    return len(reqs) / elapsed, errors, rss
+    return len(reqs) / elapsed, cpu * 1e3 / len(reqs), errors, rss
 
 
-def bare(base_url: str, n: int, level: int) -> tuple[float, int]:
-    t = time.perf_counter()
+def bare(base_url: str, n: int, level: int) -> tuple[float, float, int]:
+    t, cpu = time.perf_counter(), time.process_time()
     errors = asyncio.run(bare_loop(base_url, n, level))
-    return n / (time.perf_counter() - t), errors
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return n / elapsed, cpu * 1e3 / n, errors
 
 
 def main() -> None:
@@ -141,7 +143,8 @@ def main() -> None:
     print(f"server latency {args.latency * 1000:.0f} ms, median of {args.repeats} alternating "
           f"runs, {os.cpu_count()} CPUs")  # fmt: skip
     print(f"{'concurrency':>11} {'requests':>8} {'ours/s':>8} {'bare/s':>8} {'ratio':>6} "
-          f"{'ideal/s':>8} {'errors':>6} {'RSS MB start/mid/end':>22}")  # fmt: skip
+          f"{'ideal/s':>8} {'CPU ms/req ours/bare':>21} {'errors':>6} "
+          f"{'RSS MB start/mid/end':>22}")  # fmt: skip
     try:
         bare(base_url, 20, 4)  # warm up imports and the server
         for level in map(int, args.levels.split(",")):
@@ -151,17 +154,20 @@ def main() -> None:
                         GenParams(max_new_tokens=4))
                 for i in range(n)
             ]  # fmt: skip
-            our_rates, bare_rates, errors, rss = [], [], 0, []
+            our_rates, bare_rates, our_cpu, bare_cpu, errors, rss = [], [], [], [], 0, []
             for _ in range(args.repeats):
-                rate, err, rss = ours(base_url, reqs, level)
+                rate, cpu, err, rss = ours(base_url, reqs, level)
                 our_rates.append(rate)
+                our_cpu.append(cpu)
                 errors += err
-                rate, err = bare(base_url, n, level)
+                rate, cpu, err = bare(base_url, n, level)
                 bare_rates.append(rate)
+                bare_cpu.append(cpu)
                 errors += err
             o, b = statistics.median(our_rates), statistics.median(bare_rates)
+            oc, bc = statistics.median(our_cpu), statistics.median(bare_cpu)
             print(f"{level:11d} {n:8d} {o:8.1f} {b:8.1f} {o / b:6.3f} "
-                  f"{level / args.latency:8.1f} {errors:6d} "
+                  f"{level / args.latency:8.1f} {oc:10.2f} /{bc:9.2f} {errors:6d} "
                   f"{rss[0]:6.0f} /{rss[1]:6.0f} /{rss[2]:6.0f}")  # fmt: skip
     finally:
         server.kill()
