@@ -34,12 +34,15 @@ def hostname() -> str:
 
 def recorded_hosts(path: Path) -> list[str]:
     """The hostnames recorded in the store at ``path`` (none for a new or older store)."""
-    if not path.exists():
+    if not path.is_file():
         return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
+    except sqlite3.Error:
+        return []  # unreadable: opening it for real reports why
     try:
         return [h for (h,) in db.execute("SELECT hostname FROM hosts ORDER BY first_seen")]
-    except sqlite3.OperationalError:  # no hosts table yet
+    except sqlite3.Error:  # no hosts table yet (an older store), or not a database
         return []
     finally:
         db.close()

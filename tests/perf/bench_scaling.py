@@ -6,11 +6,12 @@
    that wrote records to disk, then the driver merged them; kept here as ``OldShardWorker``),
    on the same workload: N MedQA rows answered by the replay backend (generation costs nothing,
    so the times are the pipeline's). Both use 2 actors on one already started local Ray; the
-   overhead per sample is (Ray time - one process time) / N, shown side by side with the ratio.
+   per-sample cost is the slope between N/4 and N rows (actor start-up is a fixed cost), and
+   the overhead is that minus one process's slope, shown side by side with the ratio.
 2. ``--part scaling``: samples/s of a CPU-bound tiny model for ``--data-parallel 1``,
    ``--data-parallel 2`` and ``--executor ray`` with 2 workers, with the ratio to one worker.
 
-    python tests/perf/bench_scaling.py [--part all|overhead|scaling] [--rows 3000]
+    python tests/perf/bench_scaling.py [--part all|overhead|scaling] [--rows 8000]
         [--samples 240] [--new-tokens 48] [--repeats 3]
 
 Every worker uses one torch thread (OMP_NUM_THREADS=1), so on a 2-core machine the ideal
@@ -72,56 +73,66 @@ def old_ray(cfg: RunConfig) -> object:
 
 
 def overhead(rows_n: int, repeats: int) -> None:
-    """Part 1: Ray's per-sample overhead, previous design vs the driver owning all state."""
+    """Part 1: Ray's per-sample overhead, previous design vs the driver owning all state. Each
+    configuration runs N/4 and N rows; the per-sample cost is the slope between the two (so
+    starting actors, a fixed cost, is not spread over the samples) and the overhead is that
+    slope minus one process's."""
     import ray
 
     tmp = Path(tempfile.mkdtemp(prefix="ray-overhead-"))
     rows = [json.loads(x) for x in (FIX / "medqa_test.jsonl").read_text().splitlines()]
-    data = tmp / "medqa"
-    data.mkdir()
-    with (data / "test.jsonl").open("w") as fh, (tmp / "preds.jsonl").open("w") as preds:
-        for i in range(rows_n):
-            row = dict(rows[i % len(rows)])
-            row["question"] = f"[{i}] " + row["question"]
-            fh.write(json.dumps(row) + "\n")
-            preds.write(json.dumps({"id": str(i), "response": "The answer is B."}) + "\n")
+    sizes = (rows_n // 4, rows_n)
+    for n in sizes:
+        data = tmp / f"d{n}" / "medqa"
+        data.mkdir(parents=True)
+        with (data / "test.jsonl").open("w") as fh, (tmp / f"p{n}.jsonl").open("w") as preds:
+            for i in range(n):
+                row = dict(rows[i % len(rows)], realidx=i)  # distinct ids and prompts
+                row["question"] = f"[{i}] " + row["question"]
+                fh.write(json.dumps(row) + "\n")
+                preds.write(json.dumps({"id": str(i), "response": "The answer is B."}) + "\n")
 
-    def cfg(run_id: str, workers: int, executor: str = "local") -> RunConfig:
+    def cfg(n: int, run_id: str, workers: int, executor: str = "local") -> RunConfig:
         return RunConfig(
-            model="replay-model", backend="replay", predictions=tmp / "preds.jsonl",
-            benchmarks=["medqa"], data={"medqa": data}, output=tmp / "runs", run_id=run_id,
-            data_parallel=workers, executor=executor,
+            model="replay-model", backend="replay", predictions=tmp / f"p{n}.jsonl",
+            benchmarks=["medqa"], data={"medqa": tmp / f"d{n}" / "medqa"},
+            output=tmp / "runs", run_id=f"{run_id}-{n}", data_parallel=workers,
+            executor=executor,
         )  # fmt: skip
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1")  # fmt: skip
-    times: dict[str, list[float]] = {"one process": [], "ray, previous": [], "ray, driver": []}
+    labels = ("one process", "ray, previous", "ray, driver")
+    times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in labels for n in sizes}
     try:
         for r in range(repeats):
-            for label, fn in (
-                ("one process", lambda r=r: Engine(cfg(f"one{r}", 1)).run()),
-                ("ray, previous", lambda r=r: old_ray(cfg(f"old{r}", 2, "ray"))),
-                ("ray, driver", lambda r=r: run_ray(cfg(f"new{r}", 2, "ray"))),
-            ):
-                t = time.perf_counter()
-                result = fn()
-                times[label].append(time.perf_counter() - t)
-                assert sum(x.summary["n"] for x in result.results) == rows_n
+            for n in sizes:
+                for label, fn in (
+                    ("one process", lambda n=n, r=r: Engine(cfg(n, f"one{r}", 1)).run()),
+                    ("ray, previous", lambda n=n, r=r: old_ray(cfg(n, f"old{r}", 2, "ray"))),
+                    ("ray, driver", lambda n=n, r=r: run_ray(cfg(n, f"new{r}", 2, "ray"))),
+                ):
+                    t = time.perf_counter()
+                    result = fn()
+                    times[(label, n)].append(time.perf_counter() - t)
+                    assert sum(x.summary["n"] for x in result.results) == n
     finally:
         ray.shutdown()
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\n{rows_n} medqa rows, replay backend, 2 Ray actors (ray.init not timed), "
-          f"median of {repeats}")  # fmt: skip
-    print(f"{'configuration':16} {'seconds':>8} {'samples/s':>10} {'ms/sample over one':>19}")
-    for label, sec in med.items():
-        over = (sec - med["one process"]) * 1e3 / rows_n
-        extra = "" if label == "one process" else f"{over:19.3f}"
-        print(f"{label:16} {sec:8.2f} {rows_n / sec:10.0f} {extra}")
-    old = med["ray, previous"] - med["one process"]
-    new = med["ray, driver"] - med["one process"]
+    small, large = sizes
+    slope = {k: (med[(k, large)] - med[(k, small)]) * 1e3 / (large - small) for k in labels}
+    print(f"\nmedqa rows, replay backend, 2 Ray actors (ray.init not timed), median of "
+          f"{repeats}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'configuration':16} {f's, {small} rows':>14} {f's, {large} rows':>14} "
+          f"{'ms/sample':>10} {'overhead ms/sample':>19}")  # fmt: skip
+    for k in labels:
+        extra = "" if k == "one process" else f"{slope[k] - slope['one process']:19.3f}"
+        print(f"{k:16} {med[(k, small)]:14.2f} {med[(k, large)]:14.2f} {slope[k]:10.3f} {extra}")
+    old = slope["ray, previous"] - slope["one process"]
+    new = slope["ray, driver"] - slope["one process"]
     print(
-        f"overhead per sample: previous {old * 1e3 / rows_n:.3f} ms, driver-owned "
-        f"{new * 1e3 / rows_n:.3f} ms, ratio driver-owned / previous {new / old:.2f}"
+        f"Ray overhead per sample: previous design {old:.3f} ms, driver owns all state "
+        f"{new:.3f} ms; ratio {new / old:.2f}"
     )
 
 
@@ -174,7 +185,7 @@ def scaling(samples: int, new_tokens: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=("all", "overhead", "scaling"), default="all")
-    ap.add_argument("--rows", type=int, default=3000)
+    ap.add_argument("--rows", type=int, default=8000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples", type=int, default=240)
     ap.add_argument("--new-tokens", type=int, default=48)
