@@ -1,7 +1,8 @@
 """The response store: every generated response, keyed by request key, shared across runs.
 
 SQLite in WAL mode, so several processes on one machine (data-parallel workers, a second run)
-can read and write one store safely; never several machines (``store_hosts``). Failed generations are never stored: a re-run retries them.
+can read and write one store safely; never several machines (``store_hosts``). Failed
+generations are never stored: a re-run retries them.
 """
 
 from __future__ import annotations
