@@ -238,8 +238,15 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    data_revision: list[str] = typer.Option(
+        [],
+        "--data-revision",
+        help="Hub data revision: REV or NAME=REV (repeatable; default: the pinned commit); "
+        "'latest' loads the default branch and only warns when it differs from the card.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
+    from .data_cmd import parse_revisions
     from .engine import Engine, RunConfig
 
     try:
@@ -278,6 +285,10 @@ def run(
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
             judge=judge,
+            data_revision=parse_revisions(
+                [f"{k}={v}" for k, v in (cfg_file.get("data_revision") or {}).items()]
+                + list(data_revision)
+            ),
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -648,6 +659,11 @@ def report_metrics_cmd(
         cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
         table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
     out.print(table)
+
+
+from .data_cmd import data_app  # noqa: E402  (the `data` sub-commands)
+
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper
