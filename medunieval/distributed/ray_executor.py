@@ -33,6 +33,7 @@ from .isolation import deny_paths
 from .parallel import MAX_ATTEMPTS, WorkerFailed
 
 CHUNK = 64  # requests per Ray call: one hf batch; small enough that a death loses little
+VLLM_CHUNK = 1024  # vLLM schedules within a call: give it room for continuous batching
 IN_FLIGHT = 2  # chunks queued per actor, so it never waits for the driver between chunks
 _ENV_PREFIXES = ("HF_", "MEDUNIEVAL_", "TRANSFORMERS_", "OMP_")
 
@@ -218,6 +219,23 @@ def _init_ray(ray: Any, cfg: RunConfig) -> bool:
     return True
 
 
+def default_chunk(backend: str, options: dict[str, Any], concurrency: int | None) -> int:
+    """Requests per Ray call: ``MEDUNIEVAL_RAY_CHUNK``, else 1,024 for vLLM, 8 x the
+    concurrency (at least 64) for an API backend (an actor runs one call at a time, so each
+    call ends waiting for its slowest request), else 64 (one hf batch)."""
+    raw = os.environ.get("MEDUNIEVAL_RAY_CHUNK")
+    if raw:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"MEDUNIEVAL_RAY_CHUNK must be a whole number, got {raw!r}") from None
+    if backend == "vllm":
+        return VLLM_CHUNK
+    if backend == "openai":
+        return max(CHUNK, 8 * int(concurrency or (options or {}).get("concurrency") or 8))
+    return CHUNK
+
+
 def driver_paths(engine: Engine) -> list[str]:
     """What actors are denied: the run directory and the response store (with its judge)."""
     paths = [str(engine.run_dir.path)]
@@ -231,19 +249,15 @@ def run_ray(
     cfg: RunConfig, progress: ProgressHook | None = None, chunk: int | None = None
 ) -> RunResult:
     """Run ``cfg`` with its generation in ``cfg.data_parallel`` Ray actors and everything
-    else in this process. ``chunk``: requests per Ray call (default ``MEDUNIEVAL_RAY_CHUNK``,
-    else 64)."""
-    if chunk is None:
-        try:
-            chunk = int(os.environ.get("MEDUNIEVAL_RAY_CHUNK") or CHUNK)
-        except ValueError:
-            raise ConfigError("MEDUNIEVAL_RAY_CHUNK must be a whole number") from None
-    if chunk < 1:
-        raise ConfigError(f"the Ray chunk size must be >= 1 (got {chunk})")
+    else in this process. ``chunk``: requests per Ray call (default: ``default_chunk``)."""
     from ..backends import BACKENDS
 
     ray = _ray()
     probe = Engine(replace(cfg, judge=None))
+    if chunk is None:
+        chunk = default_chunk(probe.preset.backend, probe.preset.options, cfg.concurrency)
+    if chunk < 1:
+        raise ConfigError(f"the Ray chunk size must be >= 1 (got {chunk})")
     manifest = probe.run_dir.read_manifest() if (probe.run_dir.path / "manifest.json").is_file() \
         else None  # fmt: skip
     known = ((manifest or {}).get("backend") or {}).get("fingerprint")
