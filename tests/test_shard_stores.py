@@ -5,9 +5,13 @@ not written again (one warning, a store of this host's own instead)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from fake_chat_server import FakeChatServer
 from typer.testing import CliRunner
 
@@ -111,3 +115,34 @@ def test_a_store_used_by_another_host_is_not_written_again(
         # the shared store is exactly as alpha left it
         assert recorded_hosts(shared) == ["alpha"] and _count(shared) == 5
         assert shared.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_three_concurrent_shard_processes_then_merge(tmp_path: Path, data_root: Path) -> None:
+    """The same as three real processes at once (three "machines"), as a Slurm array runs."""
+    out = tmp_path / "results" / "runs"
+    root = Path(__file__).resolve().parents[1]
+    with FakeChatServer(answer="B") as server:
+        model = _preset(tmp_path, server)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "medunieval",
+                 *_args(model, data_root, out, "sh", "--num-shards", "3", "--shard-index", str(i))],
+                env={**os.environ, "PYTHONPATH": str(root), "MEDUNIEVAL_HOSTNAME": f"node{i}"},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            for i in range(3)
+        ]
+        for p in procs:
+            output, _ = p.communicate(timeout=300)
+            assert p.returncode == 0 and "warning" not in output, output
+        shards = [out / f"sh-shard{i}of3" for i in range(3)]
+        assert [recorded_hosts(s / "responses.sqlite") for s in shards] == [
+            ["node0"], ["node1"], ["node2"]
+        ]
+        assert not (tmp_path / "results" / "cache").exists()
+        res = runner.invoke(app, ["merge", *map(str, shards), "--output", str(out / "sh")])
+        assert res.exit_code == 0 and "30 response(s) added" in res.output, res.output
+        res = runner.invoke(app, _args(model, data_root, out, "fresh"))
+        assert res.exit_code == 0 and "generated 0, from cache 30" in res.output, res.output
+        assert len(server.log) == 30
