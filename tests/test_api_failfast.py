@@ -148,6 +148,15 @@ def test_an_echoed_key_is_redacted_and_an_oversized_answer_never_cached(
         res = _run(tmp_path, preset, data_root, 4, run_id="again")
         assert res.exit_code == 0 and "generated 2, from cache 2" in res.output, res.output
         assert len(server.log) - before == 2
+        # an oversized answer a store holds from an older version is not served either
+        from medunieval.store import ResponseStore
+        from medunieval.types import Response
+
+        store = ResponseStore(tmp_path / "store.sqlite")
+        store.put_many((r["request_key"], "fp", Response(text="y" * 300_000)) for r in big)
+        store.close()
+        res = _run(tmp_path, preset, data_root, 4, run_id="third")
+        assert res.exit_code == 0 and "generated 2, from cache 2" in res.output, res.output
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
