@@ -149,6 +149,18 @@ def test_ray_driver_owns_all_state_and_survives_a_dead_actor(
             errors = [x for x in res.output.splitlines() if x.startswith("error:")]
             assert len(errors) == 1 and "HTTP 401" in errors[0], res.output
             server.rules = {}
+
+            # an actor that cannot build its backend (here: the key's variable is not set)
+            bad = tmp_path / "bad.yaml"
+            opts = {"base_url": server.base_url, "api_key_env": "MUE_RAY_UNSET_KEY"}
+            bad.write_text(json.dumps({"name": "bad", "model": "fake", "backend": "openai",
+                                       "options": opts}))  # fmt: skip
+            res = run(tmp_path, bad, data_root, "bad", tmp_path / "bad.sqlite",
+                      "--executor", "ray")  # fmt: skip
+            assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+            errors = [x for x in res.output.splitlines() if x.startswith("error:")]
+            assert len(errors) == 1 and "could not load the model" in errors[0], res.output
+            assert "MUE_RAY_UNSET_KEY" in errors[0]
         finally:
             ray.shutdown()
 
