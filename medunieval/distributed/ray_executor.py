@@ -38,14 +38,13 @@ IN_FLIGHT = 2  # chunks queued per actor, so it never waits for the driver betwe
 _ENV_PREFIXES = ("HF_", "MEDUNIEVAL_", "TRANSFORMERS_", "OMP_")
 
 
-def die_in_chunk(chunk: int, done: int) -> None:
+def die_in_chunk(chunk: int) -> None:
     """Fault injection for the actor-death tests: with ``MEDUNIEVAL_FAULT_DIE_IN_CHUNK=i`` and
-    ``MEDUNIEVAL_FAULT_MARKER=path``, the first actor to have generated half of chunk ``i``
-    exits at once (before returning it), as a preempted worker would."""
+    ``MEDUNIEVAL_FAULT_MARKER=path``, the first actor to generate a response of chunk ``i``
+    (of a benchmark's requests) exits at once, before returning the chunk, as a preempted
+    worker would."""
     marker = os.environ.get("MEDUNIEVAL_FAULT_MARKER")
     if os.environ.get("MEDUNIEVAL_FAULT_DIE_IN_CHUNK") != str(chunk) or not marker:
-        return
-    if done < 1:
         return
     try:
         with open(marker, "x"):
@@ -73,9 +72,9 @@ class GenerateActor:
         """Responses in the order of ``requests``."""
         slot = {(r.benchmark, r.sample_id): i for i, r in enumerate(requests)}
         out: list[Response | None] = [None] * len(requests)
-        for done, (req, resp) in enumerate(self.backend.generate(requests)):
+        for req, resp in self.backend.generate(requests):
             out[slot[(req.benchmark, req.sample_id)]] = resp
-            die_in_chunk(chunk, done + 1)
+            die_in_chunk(chunk)
         missing = [i for i, r in enumerate(out) if r is None]
         if missing:
             raise RuntimeError(f"the backend returned no response for {len(missing)} request(s)")
@@ -121,7 +120,6 @@ class RayBackend:
         self.chunk = max(1, chunk)
         self._fingerprint = known_fingerprint
         self.actors: list[Any] = []
-        self.chunks_sent = 0
 
     def _start(self) -> None:
         if self.actors:
@@ -172,7 +170,6 @@ class RayBackend:
                     c = todo.popleft()
                     attempts[c] += 1
                     load[a] += 1
-                    self.chunks_sent += 1
                     flight[self.actors[a].generate.remote(c, chunks[c])] = (a, c)
             (ref,), _ = ray.wait(list(flight), num_returns=1)
             a, c = flight.pop(ref)
