@@ -19,6 +19,7 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
+from .calibration import attach_calibration, calibration_dir
 from .data.cards import requested_revision
 from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
@@ -451,6 +452,7 @@ class Engine:
         if self._judge is not None and judge_records(bench, records, self._judge):
             rd.rewrite_records(bench.name, list(self._records.values()))
         summary = summarize(bench, records)
+        attach_calibration(summary, records, calibration_dir(cfg.output.parent))
         write_submission(rd, bench, records, summary)
         summary["usage"] = usage_summary(records, self.preset.options.get("price"))
         summary["generation"] = {
@@ -564,6 +566,7 @@ def rescore(
                 judge_records(bench, records, judge_)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
+            attach_calibration(summary, records, calibration_dir(rd.path.parent.parent))
             write_submission(rd, bench, records, summary)
             previous = rd.read_summary(name) or {}
             if "generation" in previous:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..benchmarks import BENCHMARKS
+from ..calibration import attach_calibration, calibration_dir
 from ..engine import SHARD_STORE, cache_path, write_run_summary, write_submission
 from ..errors import ConfigError, MedUniEvalError
 from ..rundir import RunDir
@@ -169,6 +170,7 @@ def merge_runs(
             (output / bench_name).mkdir(parents=True, exist_ok=True)
             out_rd.rewrite_records(bench_name, records)
             summary = summarize(bench, records)
+            attach_calibration(summary, records, calibration_dir(output.parent.parent))
             write_submission(out_rd, bench, records, summary)
             price = ((first.get("model") or {}).get("options") or {}).get("price")
             summary["usage"] = usage_summary(records, price)
