@@ -102,6 +102,35 @@ print(checks)
     assert (free / "x").read_text() == "ok" and not (run_dir / "new.json").exists()
 
 
+def test_requests_travel_with_their_image_bytes_not_the_dataset() -> None:
+    """A lazy image opener may close over a whole dataset (embedded images in an Arrow table):
+    what is sent to an actor holds the image's bytes alone, and a broken image keeps its
+    opener so the actor reports the same per-sample error."""
+    import pickle
+
+    from medunieval.distributed.ray_executor import portable
+    from medunieval.errors import SampleError
+    from medunieval.types import GenParams, ImagePart, MediaRef, Message, Request, TextPart
+
+    dataset = {"cells": [b"\x89PNG" + bytes([i % 256]) * 1000 for i in range(2000)]}  # ~2 MB
+
+    def lazy_opener() -> bytes:
+        return dataset["cells"][7]
+
+    def broken() -> bytes:
+        raise FileNotFoundError("gone")
+
+    parts = (ImagePart(MediaRef("image", "t [image]", lazy_opener), "d1"),
+             ImagePart(MediaRef("image", "missing.png", broken), "d2"), TextPart("q"))  # fmt: skip
+    req = Request("1", "b", (Message("user", parts),), GenParams())
+    sent = portable(req)
+    assert sent.messages[0].content[0].ref.read_bytes() == dataset["cells"][7]
+    assert sent.messages[0].content[0].digest == "d1" and sent.key("fp") == req.key("fp")
+    assert len(pickle.dumps(sent.messages[0].content[0])) < 2000  # the image, not the table
+    with pytest.raises(SampleError, match="missing_media"):
+        sent.messages[0].content[1].ref.read_bytes()
+
+
 @pytest.mark.slow
 def test_ray_driver_owns_all_state_and_survives_a_dead_actor(
     tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch

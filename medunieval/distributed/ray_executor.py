@@ -9,9 +9,11 @@ the response store (on its own machine), the records and the summaries, so nothi
 over a network file system and results are those of a single process.
 
 What actors need from a file system: the model (a hub id in their HF cache, or a path they can
-see) and the dataset's media, read through the requests' media references at the path the
-driver resolved (e.g. ``/data/...`` mounted on every node). They write nothing the driver
-reads: every actor is denied the driver's run directory and response store (``isolation``).
+see) and, for volumes and videos, the media files at the path the driver resolved (e.g.
+``/data/...`` mounted on every node). Images travel inside the requests (``portable``), so a
+hub dataset's embedded images never make an actor read, or Ray ship, the whole dataset.
+Actors write nothing the driver reads: every actor is denied the driver's run directory and
+response store (``isolation``).
 
 An actor that dies (preempted, out of memory) is restarted by Ray; the chunks it had not
 returned are given out again, up to ``MAX_ATTEMPTS`` times each. What it already returned was
@@ -27,8 +29,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..engine import SHARD_STORE, Engine, ProgressHook, RunConfig, RunResult, store_path
-from ..errors import ConfigError, MedUniEvalError
-from ..types import Request, Response
+from ..errors import ConfigError, MedUniEvalError, SampleError
+from ..types import ImagePart, Request, Response
 from .isolation import deny_paths
 from .parallel import MAX_ATTEMPTS, WorkerFailed
 
@@ -87,6 +89,37 @@ class GenerateActor:
                 return None
         except OSError as exc:
             return f"{type(exc).__name__}: {exc}"
+
+
+class _Bytes:
+    """A media opener that returns bytes read by the driver (picklable, no dataset inside)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __call__(self) -> bytes:
+        return self.data
+
+
+def portable(req: Request) -> Request:
+    """``req`` with every image's bytes inside it: a lazy opener may close over a whole
+    dataset (an Arrow table of embedded images), which must not travel with each chunk.
+    Volumes and videos keep their paths; an image that cannot be read keeps its opener, so
+    the actor reports the same error a single process would."""
+    messages = []
+    for msg in req.messages:
+        parts: list[Any] = []
+        for part in msg.content:
+            if isinstance(part, ImagePart):
+                try:
+                    data = part.ref.read_bytes()
+                except SampleError:
+                    parts.append(part)
+                    continue
+                part = replace(part, ref=replace(part.ref, opener=_Bytes(data)))
+            parts.append(part)
+        messages.append(replace(msg, content=tuple(parts)))
+    return replace(req, messages=tuple(messages))
 
 
 def _ray() -> Any:
@@ -170,7 +203,8 @@ class RayBackend:
                     c = todo.popleft()
                     attempts[c] += 1
                     load[a] += 1
-                    flight[self.actors[a].generate.remote(c, chunks[c])] = (a, c)
+                    sent = [portable(r) for r in chunks[c]]
+                    flight[self.actors[a].generate.remote(c, sent)] = (a, c)
             (ref,), _ = ray.wait(list(flight), num_returns=1)
             a, c = flight.pop(ref)
             load[a] -= 1
