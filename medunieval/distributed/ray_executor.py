@@ -145,13 +145,18 @@ class RayBackend:
         deny: list[str],
         known_fingerprint: str | None = None,
         chunk: int = CHUNK,
+        carry_env: bool = True,
     ) -> None:
+        """``carry_env``: give actors this process's ``HF_``, ``TRANSFORMERS_``, ``OMP_`` and
+        ``MEDUNIEVAL_`` variables (not needed on a local cluster started by this process, whose
+        workers inherit them; skipping it spares a worker start per actor)."""
         self.cfg = cfg
         self.cacheable = cacheable
         self.deny = deny
         self.workers = max(1, cfg.data_parallel)
         self.chunk = max(1, chunk)
         self._fingerprint = known_fingerprint
+        self.carry_env = carry_env
         self.actors: list[Any] = []
 
     def _start(self) -> None:
@@ -159,10 +164,13 @@ class RayBackend:
             return
         ray = _ray()
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+        options: dict[str, Any] = {}
+        if self.carry_env:  # a cluster started elsewhere: our settings travel with the actors
+            env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+            options["runtime_env"] = {"env_vars": env}
         actor_cls = ray.remote(
             num_cpus=1, num_gpus=gpus, max_restarts=MAX_ATTEMPTS - 1, max_task_retries=0,
-            runtime_env={"env_vars": env},
+            **options,
         )(GenerateActor)  # fmt: skip
         cwd = os.getcwd()
         self.actors = [actor_cls.remote(self.cfg, self.deny, cwd) for _ in range(self.workers)]
@@ -293,8 +301,8 @@ def run_ray(
         else None  # fmt: skip
     known = ((manifest or {}).get("backend") or {}).get("fingerprint")
     cacheable = bool(getattr(BACKENDS.get(probe.preset.backend), "cacheable", True))
-    backend = RayBackend(cfg, cacheable, driver_paths(probe), known, chunk)
     started_here = _init_ray(ray, cfg)
+    backend = RayBackend(cfg, cacheable, driver_paths(probe), known, chunk, not started_here)
     try:
         return Engine(cfg, progress, backend=backend).run()
     finally:
