@@ -290,6 +290,8 @@ def test_cli_run_with_a_hulumed_preset(standin: Path, tmp_path: Path, data_root:
             "--max-new-tokens",
             "6",
             "--no-cache",
+            "--limit",
+            "4",
         ]
         if run_id == "b":
             args += ["--batch-size", "1"]
