@@ -118,7 +118,8 @@ def print_summary(
             j = s["judge"]
             console.print(
                 f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
-                f"judge errors {j['errors']}, not judged {j['unjudged']}"
+                f"judge errors {j['errors']} (judge unreachable: {j.get('unavailable', 0)}, "
+                f"rule-based verdict kept), not judged {j['unjudged']}"
                 + (f" (e.g. {j['error_example']})" if j.get("error_example") else ""),
                 highlight=False,
                 soft_wrap=True,
@@ -238,8 +239,17 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    max_error_rate: float = typer.Option(
+        0.05,
+        min=0.0,
+        max=1.0,
+        help="Exit 3 when a benchmark's failed samples exceed this fraction (1 = never).",
+    ),
 ) -> None:
-    """Run benchmarks for a model; re-running the same command resumes where it stopped."""
+    """Run benchmarks for a model; re-running the same command resumes where it stopped.
+
+    Exit codes: 0 done; 2 misconfiguration; 3 finished, but a benchmark's error rate exceeds
+    --max-error-rate or its judged scores are incomplete (summary.json `status` says why)."""
     from .engine import Engine, RunConfig
 
     try:
@@ -278,6 +288,7 @@ def run(
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
             judge=judge,
+            max_error_rate=max_error_rate,
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -314,6 +325,14 @@ def run(
     except MedUniEvalError as exc:
         _fail(exc)
     print_summary({r.name: r.summary for r in result.results}, profiles)
+    for r in result.results:
+        for reason, n in r.rerun.items():
+            err.print(f"{r.name}: {n} records re-run: {reason}", highlight=False)
+        if r.dropped:
+            err.print(
+                f"{r.name}: {r.dropped} records dropped: samples no longer in the data",
+                highlight=False,
+            )
     gen = sum(r.generated for r in result.results)
     hit = sum(r.cached for r in result.results)
     skip = sum(r.skipped for r in result.results)
@@ -321,6 +340,19 @@ def run(
         f"generated {gen}, from cache {hit}, already done {skip} · results in {result.run_dir}",
         highlight=False,
     )
+    code, problems = _exit_status(result, cfg.max_error_rate)
+    for line in problems:
+        err.print(f"[bold yellow]incomplete:[/] {line}", highlight=False, soft_wrap=True)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_status(result: Any, max_error_rate: float) -> tuple[int, list[str]]:
+    """The exit policy (``exit_policy``) for any executor's result; written to summary.json."""
+    from .exit_policy import apply_exit_policy
+
+    summaries = {r.name: r.summary for r in result.results}
+    return apply_exit_policy(result.run_dir, summaries, max_error_rate)
 
 
 def _benchmarks_and_subset(bench: str | None, suite: str | None) -> tuple[list[str], dict]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, prompts
+from . import __version__, prompts, provenance
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
@@ -23,8 +24,11 @@ from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_wo
 from .data.sources import RawRows
 from .distributed.shards import select_shard
 from .errors import ConfigError, SampleError
+from .exit_policy import DEFAULT_MAX_ERROR_RATE, apply_exit_policy
 from .judge import Judge, judge_records
 from .manifest import environment, git_info
+from .model_identity import cache_file_for
+from .model_identity import identity as model_identity
 from .presets import ModelPreset, resolve_model
 from .rundir import RunDir, atomic_write_json
 from .scoring.aggregate import summarize
@@ -81,6 +85,7 @@ class RunConfig:
     gpus: list[str] | None = None
     concurrency: int | None = None
     judge: str | None = None
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 @dataclass
@@ -90,12 +95,19 @@ class BenchResult:
     generated: int = 0
     cached: int = 0
     skipped: int = 0
+    #: records re-run this invocation because an input changed, by reason
+    rerun: dict[str, int] = field(default_factory=dict)
+    #: records of samples no longer in the data, removed from the run
+    dropped: int = 0
 
 
 @dataclass
 class RunResult:
     run_dir: Path
     results: list[BenchResult]
+    #: 0, or ``exit_policy.EXIT_INCOMPLETE`` with ``problems`` saying why
+    exit_code: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -144,6 +156,7 @@ def gen_params(cfg: RunConfig, bench: Benchmark, preset: ModelPreset) -> GenPara
 def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     """A deterministic run id, so re-running the same command resumes the same run."""
     if cfg.run_id:
+        check_run_id(cfg.run_id)
         return cfg.run_id + shard_suffix(cfg)
     ident = {
         "preset": {k: v for k, v in preset.to_dict().items() if k != "source"},
@@ -162,6 +175,19 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
         ident["subset"] = {k: v.to_dict() for k, v in sorted(cfg.subset.items())}
     digest = sha256_hex(canonical_json(ident).encode())[:10]
     return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
+
+
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,199}$")
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id is one safe path component (letters, digits, ``._+=@-``, not starting with a
+    dot): ``--run-id ../x`` must not write outside ``--output``."""
+    if not _SAFE_RUN_ID.match(run_id):
+        raise ConfigError(
+            f"--run-id {run_id!r}: use one folder name of letters, digits and ._+=@- "
+            "(no path separators, not starting with a dot)"
+        )
 
 
 def store_path(cfg: RunConfig) -> Path:
@@ -234,6 +260,7 @@ def _record(
     key: str | None,
     response: Response | None,
     error: SampleError | None,
+    prov: dict[str, Any] | None = None,
 ) -> Record:
     return Record(
         sample_id=sample.id,
@@ -250,6 +277,7 @@ def _record(
         meta={k: v for k, v in sample.meta.items() if k != "context"},
         question=sample.question,
         error={"kind": error.kind, "reason": error.reason} if error else None,
+        provenance=prov,
     )
 
 
@@ -304,6 +332,7 @@ class Engine:
                 device=cfg.device,
             )
         self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
+        self._model_fp: str | None = None
 
     @property
     def loaded_backend(self) -> Backend | None:
@@ -321,12 +350,27 @@ class Engine:
                 batch_size=self.cfg.batch_size,
                 device=self.cfg.device,
                 concurrency=self.cfg.concurrency,
+                identity=self._model_fp or self._identity(),
             )
         return self._backend
 
+    def _identity(self) -> str | None:
+        cache = store_path(self.cfg) if self.cfg.use_cache else None
+        cls = BACKENDS.get(self.preset.backend)
+        return model_identity(self.preset, cls, self.cfg.device, cache_file_for(cache))
+
+    @property
+    def model_fingerprint(self) -> str:
+        """The model identity in every request key, computed without loading the model
+        (``model_identity``); only a backend unknown there is loaded to ask it."""
+        if self._model_fp is None:
+            self._model_fp = self._identity() or self.backend.fingerprint()
+        return self._model_fp
+
     @property
     def store(self) -> ResponseStore | None:
-        if self._store is None and self.cfg.use_cache and self.backend.cacheable:
+        cacheable = getattr(BACKENDS.get(self.preset.backend), "cacheable", True)
+        if self._store is None and self.cfg.use_cache and cacheable:
             self._store = ResponseStore(store_path(self.cfg))
         return self._store
 
@@ -342,23 +386,33 @@ class Engine:
             results = [
                 self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
             ]
+            # The records of this invocation's benchmarks were all made (or verified) with this
+            # invocation's inputs: the manifest describes them, and keeps the history.
+            current = self._new_manifest()
+            for key in ("config", "model", "prompt_template_sha256", "seed"):
+                manifest[key] = current[key]
+            manifest["backend"] = {"name": self.preset.backend, "fingerprint": self._model_fp}
             manifest["invocations"].append(
                 {
                     "started": started,
                     "finished": time.time(),
                     "argv": sys.argv,
+                    "config": current["config"],
+                    "model_fingerprint": self._model_fp,
                     "generated": sum(r.generated for r in results),
                     "cached": sum(r.cached for r in results),
                     "skipped": sum(r.skipped for r in results),
+                    "rerun": {r.name: r.rerun for r in results if r.rerun},
+                    "dropped": {r.name: r.dropped for r in results if r.dropped},
                 }
             )
-            if self._backend is not None:
-                manifest["backend"]["fingerprint"] = self._backend.fingerprint()
             if self._judge is not None:
                 manifest["judge"] = self._judge.describe()
             rd.write_manifest(manifest)
-            write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
-            return RunResult(rd.path, results)
+            summaries = {r.name: r.summary for r in results}
+            write_run_summary(rd, self.preset.name, summaries)
+            code, problems = apply_exit_policy(rd.path, summaries, self.cfg.max_error_rate)
+            return RunResult(rd.path, results, code, problems)
         finally:
             if self._backend is not None and self._close_backend:
                 self._backend.close()
@@ -407,6 +461,7 @@ class Engine:
             # the whole id list, in dataset order: `merge` checks completeness and orders by it
             shard = {"index": cfg.shard_index, "of": cfg.num_shards, "ids": [s.id for s in samples]}
             samples = select_shard(bench.name, samples, cfg.num_shards, cfg.shard_index)
+        fp = self.model_fingerprint
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
             "data_fingerprint": fingerprint,
@@ -416,22 +471,34 @@ class Engine:
             "subset": subset.to_dict() if subset is not None else None,
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
+            "model_fingerprint": fp,
+            "prompt_template_sha256": prompts.template_hash(),
         }
         self._specs = media_specs(bench, self.preset.options)
         if any(m.kind != "image" for s in samples for m in s.media):
             manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
         # The run lock makes this process the only writer: the records read here plus those it
-        # emits are the file's content, so it is read once, not again at the end.
-        self._records = {r.sample_id: r for r in rd.read_records(bench.name)}
-        todo = [s for s in samples if s.id not in self._records or self._records[s.id].failed]
-        result = BenchResult(bench.name, {}, skipped=len(samples) - len(todo))
+        # emits are the file's content, so it is read once, not again at the end. Records of
+        # samples no longer in the data are removed: they must not count (here or in rescore).
+        ids = {s.id for s in samples}
+        existing = rd.read_records(bench.name)
+        self._records = {r.sample_id: r for r in existing if r.sample_id in ids}
+        result = BenchResult(bench.name, {}, dropped=len(existing) - len(self._records))
+        if result.dropped:
+            rd.rewrite_records(bench.name, list(self._records.values()))
+        todo = self._stale(bench, samples, params, fp, result)
         self.progress(bench.name, result.skipped, len(samples))
         if todo:
-            self._generate(bench, todo, params, result)
+            self._generate(bench, todo, fp, result)
         records = [self._records[s.id] for s in samples if s.id in self._records]
-        if self._judge is not None and judge_records(bench, records, self._judge):
-            rd.rewrite_records(bench.name, list(self._records.values()))
+        if self._judge is not None:
+            rejudged = judge_records(bench, records, self._judge)
+            if rejudged:
+                rd.rewrite_records(bench.name, list(self._records.values()))
+                for reason, n in rejudged.items():
+                    if reason != "new":  # a first verdict is no re-run
+                        result.rerun[reason] = result.rerun.get(reason, 0) + n
         summary = summarize(bench, records)
         write_submission(rd, bench, records, summary)
         summary["usage"] = usage_summary(records, self.preset.options.get("price"))
@@ -440,29 +507,75 @@ class Engine:
             "cached": result.cached,
             "skipped": result.skipped,
         }
+        summary["provenance"] = {"rerun": dict(result.rerun), "dropped": result.dropped}
         rd.write_summary(bench.name, summary)
         result.summary = summary
         return result
 
-    def _generate(
-        self, bench: Benchmark, todo: list[Sample], params: GenParams, result: BenchResult
-    ) -> None:
-        fp = self.backend.fingerprint()
-        failed: list[Record] = []
-        by_key: dict[str, list[tuple[Sample, Request]]] = {}
+    def _stale(
+        self,
+        bench: Benchmark,
+        samples: list[Sample],
+        params: GenParams,
+        fp: str,
+        result: BenchResult,
+    ) -> list[tuple[Sample, Request | SampleError, str | None, dict[str, Any] | None]]:
+        """Build every sample's request and provenance; return those whose record is missing,
+        failed or made from other inputs (``provenance.stale_reason``), counting the reasons in
+        ``result.rerun`` and the reusable records in ``result.skipped``."""
+        per_sample = getattr(BACKENDS.get(self.preset.backend), "per_sample_answers", False)
+        predict = self.backend.prediction_digest if per_sample else None  # type: ignore[attr-defined]
+        sampled = params.temperature > 0
 
         def build(sample: Sample) -> Request:
-            return build_request(bench, sample, params, self.cfg.reasoning, self._specs)
+            p = params
+            if sampled:  # each sample its own draw, seeded per sample
+                p = replace(params, seed=provenance.sample_seed(params.seed, bench.name, sample.id))
+            return build_request(bench, sample, p, self.cfg.reasoning, self._specs)
 
-        for sample, req in build_all(build, todo, media_workers(todo)):
+        todo = []
+        reasons: Counter[str] = Counter()
+        for sample, req in build_all(build, samples, media_workers(samples)):
+            old = self._records.get(sample.id)
             if isinstance(req, SampleError):
-                failed.append(_record(sample, None, None, None, req))
+                if old is not None and not old.failed:
+                    reasons["data changed"] += 1
+                elif old is not None:
+                    reasons[provenance.RETRY_FAILED] += 1
+                todo.append((sample, req, None, None))
                 continue
-            by_key.setdefault(req.key(fp), []).append((sample, req))
+            pred = predict(bench.name, sample.id) if predict is not None else None
+            prov = provenance.make(sample, req, fp, params, pred)
+            reason = provenance.stale_reason(old, prov)
+            if old is not None and reason is None:
+                result.skipped += 1
+                continue
+            if reason is not None:
+                reasons[reason] += 1
+            todo.append((sample, req, req.key(fp, provenance.per_sample_key(req, pred)), prov))
+        result.rerun.update(reasons)
+        return todo
+
+    def _generate(
+        self,
+        bench: Benchmark,
+        todo: list[tuple[Sample, Request | SampleError, str | None, dict[str, Any] | None]],
+        fp: str,
+        result: BenchResult,
+    ) -> None:
+        failed: list[Record] = []
+        by_key: dict[str, list[tuple[Sample, Request, dict[str, Any] | None]]] = {}
+        for sample, req, key, prov in todo:
+            if isinstance(req, SampleError) or key is None:
+                failed.append(_record(sample, None, None, None, req))  # type: ignore[arg-type]
+                continue
+            by_key.setdefault(key, []).append((sample, req, prov))
         self._emit(bench, failed)
         store = self.store
         hits = store.get_many(list(by_key)) if store is not None else {}
-        self._emit(bench, [_record(s, r, k, hits[k], None) for k in hits for s, r in by_key[k]])
+        self._emit(
+            bench, [_record(s, r, k, hits[k], None, p) for k in hits for s, r, p in by_key[k]]
+        )
         result.cached += sum(len(by_key[k]) for k in hits)
         pending = [(k, v[0][1]) for k, v in by_key.items() if k not in hits]
         key_of = {id(req): key for key, req in pending}
@@ -472,10 +585,12 @@ class Engine:
         def flush() -> None:
             if store is not None:
                 store.put_many((k, fp, resp) for k, resp in buffer)
-            recs = [_record(s, r, k, resp, None) for k, resp in buffer for s, r in by_key[k]]
+            recs = [_record(s, r, k, resp, None, p) for k, resp in buffer for s, r, p in by_key[k]]
             self._emit(bench, recs)
             buffer.clear()
 
+        if not pending:  # everything came from the store: the model is never loaded
+            return
         for req, resp in self.backend.generate([r for _, r in pending]):
             key = key_of[id(req)]
             buffer.append((key, resp))

@@ -27,7 +27,6 @@ torch and transformers are imported lazily: importing this module needs neither.
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib.util
 import inspect
 import os
@@ -42,8 +41,9 @@ from typing import Any
 
 from ..data.sources import hub_reachable
 from ..errors import ConfigError, SampleError
+from ..model_identity import fingerprint as model_fingerprint
 from ..presets import ModelPreset
-from ..types import ImagePart, Request, Response, TextPart, VideoPart, VolumePart, canonical_json
+from ..types import ImagePart, Request, Response, TextPart, VideoPart, VolumePart
 from .base import error_response
 
 INSTALL_HINT = "the hf backend needs torch and transformers: pip install 'medunieval[hf]'"
@@ -218,15 +218,6 @@ def _load_error(model: str, exc: BaseException, is_local: bool) -> ConfigError:
             f"{DOWNLOAD_FIX}"
         )
     return ConfigError(f"cannot load model {model} ({msg}): {DOWNLOAD_FIX}")
-
-
-def _config_digest(path: str) -> str:
-    h = hashlib.sha256()
-    for name in ("config.json", "generation_config.json"):
-        f = Path(path) / name
-        if f.is_file():
-            h.update(name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def detect_adapter(config: Any) -> str:
@@ -657,8 +648,11 @@ class HFBackend:
         batch_size: int | str = "auto",
         device: str | None = None,
         max_batch_size: int = 64,
+        identity: str | None = None,
         **_: Any,
     ) -> HFBackend:
+        """``identity``: the model identity when the caller already has it (the engine's, so
+        the weights are not hashed twice); else it is computed (``model_identity``)."""
         torch, transformers = _require_hf()
         batch_size = _parse_batch_size(
             preset.options.get("batch_size", batch_size) if batch_size == "auto" else batch_size
@@ -731,7 +725,7 @@ class HFBackend:
             # compiled forward passes; pairs with generate_kwargs {cache_implementation: static}
             adapter.model.forward = torch.compile(adapter.model.forward, mode="reduce-overhead")
 
-        fp = _fingerprint(preset, source, is_local, adapter_name, adapter.model, config, options)
+        fp = identity or model_fingerprint(preset, device)
         backend = cls(
             adapter,
             model_id=preset.model,
@@ -945,41 +939,6 @@ def _torch_dtype(torch: Any, name: str, device: str, device_map: Any) -> Any:
         on_cpu = not device_map and str(device).startswith("cpu")
         return torch.float32 if on_cpu else "auto"
     return getattr(torch, name)
-
-
-def _fingerprint(
-    preset: ModelPreset,
-    source: str,
-    is_local: bool,
-    adapter: str,
-    model: Any,
-    config: Any,
-    options: dict[str, Any],
-) -> str:
-    dtype = str(getattr(model, "dtype", preset.dtype)).removeprefix("torch.")
-    revision = (
-        preset.revision
-        or getattr(config, "_commit_hash", None)
-        or ("local" if is_local else "main")
-    )
-    parts = [f"hf:{source}", revision, adapter, dtype]
-    if is_local:
-        parts.append(f"cfg={_config_digest(source)}")
-    # options that change what the model sees
-    affecting = {
-        k: options[k]
-        for k in (
-            "processor_kwargs",
-            "max_images_as_images",
-            "use_think",
-            "generate_kwargs",
-            "hulumed_media",
-        )
-        if k in options
-    }
-    if affecting:
-        parts.append(f"opts={hashlib.sha256(canonical_json(affecting).encode()).hexdigest()[:12]}")
-    return ":".join(parts)
 
 
 __all__ = [

@@ -178,10 +178,16 @@ class OpenAIBackend:
                 )
         return cls(preset, key, options)
 
-    def fingerprint(self) -> str:
-        opts = {k: self.options.get(k) for k in _FP_OPTIONS}
+    @classmethod
+    def identity(cls, preset: ModelPreset) -> str:
+        """The fingerprint, from the preset alone (no client, no key needed)."""
+        options = {**DEFAULTS, **(preset.options or {})}
+        opts = {k: options.get(k) for k in _FP_OPTIONS}
         digest = sha256_hex(canonical_json(opts).encode())[:12]
-        return f"openai:{self.model}:{digest}"
+        return f"openai:{preset.model}:{digest}"
+
+    def fingerprint(self) -> str:
+        return self.identity(self.preset)
 
     def close(self) -> None:
         self._key = ""

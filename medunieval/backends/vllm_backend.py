@@ -9,14 +9,12 @@ Preset ``options``: ``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_ut
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import json
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SampleError
+from ..model_identity import fingerprint as model_fingerprint
 from ..presets import ModelPreset
 from ..types import GenParams, ImagePart, Request, Response, TextPart
 from .base import error_response
@@ -92,22 +90,6 @@ def sampling_kwargs(params: GenParams) -> dict[str, Any]:
     return kw
 
 
-def _weights_id(model: str, revision: str | None) -> str:
-    """Local directory: a hash of config.json and the weight files' names and sizes; hub id:
-    the id and revision."""
-    path = Path(model).expanduser()
-    if not path.is_dir():
-        return f"{model}@{revision or 'main'}"
-    h = hashlib.sha256()
-    config = path / "config.json"
-    if config.is_file():
-        h.update(config.read_bytes())
-    for f in sorted(path.iterdir()):
-        if f.suffix in (".safetensors", ".bin", ".pt"):
-            h.update(f"{f.name}:{f.stat().st_size}".encode())
-    return f"{path.resolve()}#{h.hexdigest()[:16]}"
-
-
 class VLLMBackend:
     """``--backend vllm``."""
 
@@ -144,7 +126,8 @@ class VLLMBackend:
         return kw
 
     @classmethod
-    def from_preset(cls, preset: ModelPreset, **_: Any) -> VLLMBackend:
+    def from_preset(cls, preset: ModelPreset, identity: str | None = None, **_: Any) -> VLLMBackend:
+        """``identity``: the model identity when the caller has it (``model_identity``)."""
         if preset.adapter == "hulumed" or "hulu-med" in preset.model.lower():
             raise ConfigError(f"model preset {preset.name}: {HULUMED_NOTE}")
         vllm = _require_vllm()
@@ -159,9 +142,7 @@ class VLLMBackend:
                     "--backend hf, or serve the model elsewhere and use --backend openai."
                 ) from None
             raise ConfigError(f"vLLM could not load {preset.model}: {msg[:300]}") from None
-        args = {k: v for k, v in kw.items() if k not in ("model", "revision")}
-        digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
-        fp = f"vllm:{_weights_id(preset.model, preset.revision)}:{vllm.__version__}:{digest[:12]}"
+        fp = identity or model_fingerprint(preset)
         chunk = int((preset.options or {}).get("chunk", DEFAULT_CHUNK))
         return cls(llm, vllm.SamplingParams, fp, chunk)
 
