@@ -410,7 +410,8 @@ class Engine:
                 manifest["judge"] = self._judge.describe()
             rd.write_manifest(manifest)
             summaries = {r.name: r.summary for r in results}
-            write_run_summary(rd, self.preset.name, summaries)
+            rerun = {r.name: {"rerun": r.rerun, "dropped": r.dropped} for r in results}
+            write_run_summary(rd, self.preset.name, summaries, {"provenance": rerun})
             code, problems = apply_exit_policy(rd.path, summaries, self.cfg.max_error_rate)
             return RunResult(rd.path, results, code, problems)
         finally:
@@ -507,7 +508,6 @@ class Engine:
             "cached": result.cached,
             "skipped": result.skipped,
         }
-        summary["provenance"] = {"rerun": dict(result.rerun), "dropped": result.dropped}
         rd.write_summary(bench.name, summary)
         result.summary = summary
         return result
@@ -610,11 +610,13 @@ class Engine:
         self.progress(bench.name, len(records), 0)
 
 
-def write_run_summary(rd: RunDir, model: str | None, summaries: dict[str, Any]) -> None:
-    """The run-level ``summary.json``: every benchmark's summary, keyed by benchmark id."""
-    atomic_write_json(
-        rd.path / "summary.json", {"run_id": rd.path.name, "model": model, "benchmarks": summaries}
-    )
+def write_run_summary(
+    rd: RunDir, model: str | None, summaries: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    """The run-level ``summary.json``: every benchmark's summary, keyed by benchmark id (and
+    ``extra``: this invocation's re-runs by reason, under ``provenance``)."""
+    data = {"run_id": rd.path.name, "model": model, "benchmarks": summaries, **(extra or {})}
+    atomic_write_json(rd.path / "summary.json", data)
 
 
 def write_submission(

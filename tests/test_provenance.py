@@ -220,9 +220,7 @@ def test_overwritten_weights_give_new_keys_and_cached_runs_load_nothing(tmp_path
     latest = {r["sample_id"]: r["request_key"] for r in run_records(tmp_path, "medqa", "w1")}
     assert len(latest) == 6 and not keys & set(latest.values())
     manifest = json.loads((tmp_path / "runs" / "w1" / "manifest.json").read_text())
-    assert manifest["backend"]["fingerprint"] == model_fingerprint(
-        manifest_preset(model), "cpu"
-    )
+    assert manifest["backend"]["fingerprint"] == model_fingerprint(manifest_preset(model), "cpu")
 
 
 def manifest_preset(model: Path):
