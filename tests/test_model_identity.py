@@ -156,3 +156,27 @@ def test_scoring_never_imports_the_judge():
     offenders = [m for m in scoring if "medunieval.judge" in _reachable(graph, m)]
     assert offenders == []
     assert "medunieval.scoring.profiles" in graph["medunieval.judge"]
+
+
+def test_backends_report_the_same_identity(tmp_path, monkeypatch):
+    """vllm, openai and replay backends fingerprint as ``model_identity`` says (hf: in
+    test_hf_backend, with a real tiny model)."""
+    import types
+
+    from medunieval.backends import openai_api, vllm_backend
+    from medunieval.backends.replay import ReplayBackend
+
+    fake = types.SimpleNamespace(LLM=lambda **kw: None, SamplingParams=object, __version__="x")
+    monkeypatch.setattr(vllm_backend, "_require_vllm", lambda: fake)
+    vllm = ModelPreset(name="m", model=str(_folder(tmp_path / "m")), backend="vllm")
+    backend = vllm_backend.VLLMBackend.from_preset(vllm)
+    assert backend.fingerprint() == model_identity.fingerprint(vllm)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text('{"id": "1", "response": "A"}\n')
+    replay = ModelPreset(name="r", model="r", backend="replay")
+    assert ReplayBackend(preds).fingerprint() == model_identity.fingerprint(replay)
+    pytest.importorskip("openai")
+    api = ModelPreset(name="g", model="gpt-x", backend="openai", options={"max_images": 3})
+    client = openai_api.OpenAIBackend.from_preset(api)
+    assert client.fingerprint() == model_identity.identity(api, openai_api.OpenAIBackend)
+    client.close()
