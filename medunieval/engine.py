@@ -539,7 +539,7 @@ class Engine:
             old = self._records.get(sample.id)
             if isinstance(req, SampleError):
                 if old is not None and not old.failed:
-                    reasons["data changed"] += 1
+                    reasons[provenance.COMPONENTS["data"]] += 1  # e.g. its image is gone
                 elif old is not None:
                     reasons[provenance.RETRY_FAILED] += 1
                 todo.append((sample, req, None, None))

@@ -18,7 +18,9 @@ from the response store, so this costs nothing when its inputs did not change.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import lru_cache
 from typing import Any
 
 from .types import GenParams, Record, Request, Sample, TextPart, sha256_hex
@@ -55,11 +57,27 @@ def data_digest(sample: Sample, request: Request) -> str:
     )
 
 
+def _sha(text: str, n: int = 16) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
+
+
 def prompt_digest(request: Request) -> str:
     """The text the model is sent, turn by turn (media are covered by ``data``)."""
-    return digest(
-        [[m.role, [p.text for p in m.content if isinstance(p, TextPart)]] for m in request.messages]
-    )
+    parts: list[str] = []
+    for m in request.messages:
+        parts.append(f"\x1e{m.role}")
+        parts.extend(p.text for p in m.content if isinstance(p, TextPart))
+    return _sha("\x1f".join(parts))
+
+
+@lru_cache(maxsize=64)
+def _model_digest(model: str) -> str:
+    return _sha(model)
+
+
+@lru_cache(maxsize=64)
+def _generation_digest(params: GenParams) -> str:
+    return digest(params.to_dict())
 
 
 def make(
@@ -73,11 +91,11 @@ def make(
     out: dict[str, str | None] = {
         "data": data_digest(sample, request),
         "predictions": prediction,
-        "model": digest(model),
-        "generation": digest(params.to_dict()),
+        "model": _model_digest(model),
+        "generation": _generation_digest(params),
         "prompt": prompt_digest(request),
     }
-    out["input"] = digest([out[k] for k in COMPONENTS], 64)
+    out["input"] = _sha("|".join(str(out[k]) for k in COMPONENTS), 64)
     return out
 
 

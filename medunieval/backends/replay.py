@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..presets import ModelPreset
-from ..types import Request, Response, canonical_json
+from ..types import Request, Response
 from .base import error_response
 
 
@@ -77,8 +77,8 @@ class ReplayBackend:
         obj = self._lookup(benchmark, sample_id)
         if obj is None:
             return "missing"
-        payload = {"response": obj.get("response"), "error": obj.get("error")}
-        return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:16]
+        blob = json.dumps([obj.get("response"), obj.get("error")], ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         for req in requests:
