@@ -355,9 +355,11 @@ class Engine:
         return self._backend
 
     def _identity(self) -> str | None:
-        cache = store_path(self.cfg) if self.cfg.use_cache else None
+        # the weight-digest cache lives beside the store even with --no-cache (it holds no
+        # answers, and a large checkpoint should not be hashed again on every run)
         cls = BACKENDS.get(self.preset.backend)
-        return model_identity(self.preset, cls, self.cfg.device, cache_file_for(cache))
+        cache = cache_file_for(store_path(self.cfg))
+        return model_identity(self.preset, cls, self.cfg.device, cache)
 
     @property
     def model_fingerprint(self) -> str:
