@@ -390,16 +390,17 @@ class Engine:
             ]
             # The records of this invocation's benchmarks were all made (or verified) with this
             # invocation's inputs: the manifest describes them, and keeps the history.
-            current = self._new_manifest()
-            for key in ("config", "model", "prompt_template_sha256", "seed"):
-                manifest[key] = current[key]
+            config = self._config_dict()
+            manifest["config"], manifest["model"] = config, self.preset.to_dict()
+            manifest["prompt_template_sha256"] = prompts.template_hash()
+            manifest["seed"] = self.cfg.seed
             manifest["backend"] = {"name": self.preset.backend, "fingerprint": self._model_fp}
             manifest["invocations"].append(
                 {
                     "started": started,
                     "finished": time.time(),
                     "argv": sys.argv,
-                    "config": current["config"],
+                    "config": config,
                     "model_fingerprint": self._model_fp,
                     "generated": sum(r.generated for r in results),
                     "cached": sum(r.cached for r in results),
@@ -425,9 +426,13 @@ class Engine:
                 self._judge.close()
             rd.unlock()
 
-    def _new_manifest(self) -> dict[str, Any]:
+    def _config_dict(self) -> dict[str, Any]:
         cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()}
         cfg["data"] = {k: str(v) for k, v in self.cfg.data.items()}
+        return cfg
+
+    def _new_manifest(self) -> dict[str, Any]:
+        cfg = self._config_dict()
         return {
             "run_id": self.run_dir.path.name,
             "created": time.time(),
@@ -583,6 +588,9 @@ class Engine:
         key_of = {id(req): key for key, req in pending}
         buffer: list[tuple[str, Response]] = []
         last_flush = time.monotonic()
+        # a crash loses at most one flush; answers that cost nothing (replay) flush less often
+        cacheable = getattr(BACKENDS.get(self.preset.backend), "cacheable", True)
+        every = self.cfg.flush_every if cacheable else max(self.cfg.flush_every, 4096)
 
         def flush() -> None:
             if store is not None:
@@ -597,7 +605,7 @@ class Engine:
             key = key_of[id(req)]
             buffer.append((key, resp))
             result.generated += 1
-            if len(buffer) >= self.cfg.flush_every or time.monotonic() - last_flush > 2.0:
+            if len(buffer) >= every or time.monotonic() - last_flush > 2.0:
                 flush()
                 last_flush = time.monotonic()
         flush()
