@@ -20,6 +20,8 @@ from . import __version__, prompts, provenance
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
+from .calibration import attach_calibration, calibration_dir
+from .data.cards import requested_revision
 from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
 from .distributed.shards import select_shard
@@ -85,6 +87,7 @@ class RunConfig:
     gpus: list[str] | None = None
     concurrency: int | None = None
     judge: str | None = None
+    data_revision: dict[str, str] = field(default_factory=dict)
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
@@ -173,6 +176,8 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     }
     if cfg.subset:
         ident["subset"] = {k: v.to_dict() for k, v in sorted(cfg.subset.items())}
+    if cfg.data_revision:  # another dataset revision is another run
+        ident["data_revision"] = dict(sorted(cfg.data_revision.items()))
     digest = sha256_hex(canonical_json(ident).encode())[:10]
     return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
 
@@ -384,7 +389,11 @@ class Engine:
             manifest = rd.read_manifest() or self._new_manifest()
             # Every data source is resolved before any generation: a wrong path for the last
             # benchmark must not surface after hours spent on the first.
-            raws = [b.load_raw(data_path(self.cfg, b)) for b in self.benches]
+            revs = self.cfg.data_revision
+            raws = [
+                b.load_raw(data_path(self.cfg, b), requested_revision(b.name, revs))
+                for b in self.benches
+            ]
             results = [
                 self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
             ]
@@ -472,6 +481,8 @@ class Engine:
         fp = self.model_fingerprint
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
+            "data_revision": raw.revision,
+            "data_check": raw.check,
             "data_fingerprint": fingerprint,
             "n_samples": len(samples),
             "shard": shard,
@@ -508,6 +519,7 @@ class Engine:
                     if reason != "new":  # a first verdict is no re-run
                         result.rerun[reason] = result.rerun.get(reason, 0) + n
         summary = summarize(bench, records)
+        attach_calibration(summary, records, calibration_dir(cfg.output.parent))
         write_submission(rd, bench, records, summary)
         summary["usage"] = usage_summary(records, self.preset.options.get("price"))
         summary["generation"] = {
@@ -670,6 +682,7 @@ def rescore(
                 judge_records(bench, records, judge_)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
+            attach_calibration(summary, records, calibration_dir(rd.path.parent.parent))
             write_submission(rd, bench, records, summary)
             previous = rd.read_summary(name) or {}
             if "generation" in previous:
