@@ -120,8 +120,13 @@ def print_summary(
             j = s["judge"]
             console.print(
                 f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
-                f"judge errors {j['errors']} (judge unreachable: {j.get('unavailable', 0)}, "
-                f"rule-based verdict kept), not judged {j['unjudged']}"
+                f"judge errors {j['errors']}"
+                + (
+                    f" ({j['unavailable']} judge unreachable: not judged, rule-based verdict kept)"
+                    if j.get("unavailable")
+                    else ""
+                )
+                + f", not judged {j['unjudged']}"
                 + (f" (e.g. {j['error_example']})" if j.get("error_example") else "")
                 + (f" · {describe_calibration(j.get('calibration'))}" if j["judged"] else ""),
                 highlight=False,
