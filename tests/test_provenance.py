@@ -388,3 +388,15 @@ def test_probe_each_input_in_turn(tmp_path, monkeypatch, scripted_judge):
     opened = [r for r in recs if r["answer_type"] == "open"]
     assert all(r["judge"]["fingerprint"] == "scripted-judge:v2" for r in opened)
     assert all(len(r["judge"]["template_sha256"]) == 64 for r in opened)
+
+
+def test_an_unchanged_rerun_reruns_nothing(tmp_path, data_root):
+    """Provenance is deterministic: the same inputs, read again, give the same digests."""
+    from conftest import SIX, gold_response
+
+    rows = [(b, s.id, gold_response(s)) for b in SIX for s in load_samples(b, data_root)]
+    preds = write_predictions(tmp_path / "p.jsonl", rows)
+    assert replay_cli(tmp_path, preds, SIX, data_dir=data_root).exit_code == 0
+    res = replay_cli(tmp_path, preds, SIX, data_dir=data_root)
+    assert res.exit_code == 0 and "re-run" not in res.output
+    assert f"generated 0, from cache 0, already done {len(rows)}" in res.output
