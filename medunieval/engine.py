@@ -87,6 +87,7 @@ class RunConfig:
     gpus: list[str] | None = None
     concurrency: int | None = None
     judge: str | None = None
+    max_image_pixels: int | None = None
     data_revision: dict[str, str] = field(default_factory=dict)
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
@@ -375,6 +376,11 @@ class Engine:
         return self._model_fp
 
     @property
+    def uses_store(self) -> bool:
+        """Whether this run reads / writes the response store (its backend is cacheable)."""
+        return bool(getattr(BACKENDS.get(self.preset.backend), "cacheable", True))
+
+    @property
     def store(self) -> ResponseStore | None:
         cacheable = getattr(BACKENDS.get(self.preset.backend), "cacheable", True)
         if self._store is None and self.cfg.use_cache and cacheable:
@@ -386,7 +392,7 @@ class Engine:
         rd.lock()
         started = time.time()
         try:
-            manifest = rd.read_manifest() or self._new_manifest()
+            manifest = rd.read_manifest(on_damage="set_aside") or self._new_manifest()
             # Every data source is resolved before any generation: a wrong path for the last
             # benchmark must not surface after hours spent on the first.
             revs = self.cfg.data_revision
@@ -493,7 +499,7 @@ class Engine:
             "model_fingerprint": fp,
             "prompt_template_sha256": prompts.template_hash(),
         }
-        self._specs = media_specs(bench, self.preset.options)
+        self._specs = media_specs(bench, self.preset.options, cfg.max_image_pixels)
         if any(m.kind != "image" for s in samples for m in s.media):
             manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
@@ -684,12 +690,12 @@ def rescore(
             summary = summarize(bench, records)
             attach_calibration(summary, records, calibration_dir(rd.path.parent.parent))
             write_submission(rd, bench, records, summary)
-            previous = rd.read_summary(name) or {}
+            previous = rd.read_summary(name, lenient=True) or {}
             if "generation" in previous:
                 summary["generation"] = previous["generation"]
             rd.write_summary(name, summary)
             out[name] = summary
-        manifest = rd.read_manifest() or {}
+        manifest = rd.read_manifest(on_damage="warn") or {}
         if judge_ is not None and manifest:
             manifest["judge"] = judge_.describe()
             rd.write_manifest(manifest)
