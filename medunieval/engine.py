@@ -228,13 +228,15 @@ def build_request(
     params: GenParams,
     reasoning: bool,
     specs: MediaSpecs | None = None,
+    check: bool = True,
 ) -> Request:
-    """The request for one sample; a broken row or unreadable media raises ``SampleError``."""
+    """The request for one sample; a broken row or unreadable media raises ``SampleError``.
+    ``check=False``: media digests without decoding (to compare inputs, not to generate)."""
     if sample.error is not None:
         raise sample.error
     parts: list[Any] = []
     for ref in sample.media:
-        parts.append(media_part(ref, specs or media_specs(bench)))
+        parts.append(media_part(ref, specs or media_specs(bench), check))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
     messages = (*prior_turns(sample), Message("user", tuple(parts)))
     return Request(sample.id, bench.name, messages, params)
@@ -552,16 +554,39 @@ class Engine:
         predict = self.backend.prediction_digest if per_sample else None  # type: ignore[attr-defined]
         sampled = params.temperature > 0
 
-        def build(sample: Sample) -> Request:
+        def build(sample: Sample, check: bool = True) -> Request:
             p = params
             if sampled:  # each sample its own draw, seeded per sample
                 p = replace(params, seed=provenance.sample_seed(params.seed, bench.name, sample.id))
-            return build_request(bench, sample, p, self.cfg.reasoning, self._specs)
+            return build_request(bench, sample, p, self.cfg.reasoning, self._specs, check)
 
-        todo = []
+        def prov_of(sample: Sample, req: Request) -> tuple[dict[str, Any], str | None]:
+            pred = predict(bench.name, sample.id) if predict is not None else None
+            return provenance.make(sample, req, fp, params, pred), pred
+
+        # Samples with a successful record are checked first from media digests alone (nothing
+        # decoded); only the samples that must run are fully built and checked.
         reasons: Counter[str] = Counter()
-        for sample, req in build_all(build, samples, media_workers(samples)):
-            old = self._records.get(sample.id)
+        counted: set[str] = set()
+        full: list[Sample] = []
+        done = {sid for sid, r in self._records.items() if not r.failed}
+        reusable = [s for s in samples if s.id in done]
+        others = [s for s in samples if s.id not in done]
+        for sample, req in build_all(lambda s: build(s, False), reusable, media_workers(reusable)):
+            if isinstance(req, SampleError):
+                full.append(sample)  # the full build records the error (and the reason)
+                continue
+            reason = provenance.stale_reason(self._records[sample.id], prov_of(sample, req)[0])
+            if reason is None:
+                result.skipped += 1
+                continue
+            reasons[reason] += 1
+            counted.add(sample.id)
+            full.append(sample)
+        todo = []
+        rebuild = full + others if full else others
+        for sample, req in build_all(build, rebuild, media_workers(rebuild)):
+            old = None if sample.id in counted else self._records.get(sample.id)
             if isinstance(req, SampleError):
                 if old is not None and not old.failed:
                     reasons[provenance.COMPONENTS["data"]] += 1  # e.g. its image is gone
@@ -569,14 +594,9 @@ class Engine:
                     reasons[provenance.RETRY_FAILED] += 1
                 todo.append((sample, req, None, None))
                 continue
-            pred = predict(bench.name, sample.id) if predict is not None else None
-            prov = provenance.make(sample, req, fp, params, pred)
-            reason = provenance.stale_reason(old, prov)
-            if old is not None and reason is None:
-                result.skipped += 1
-                continue
-            if reason is not None:
-                reasons[reason] += 1
+            prov, pred = prov_of(sample, req)
+            if old is not None:
+                reasons[provenance.stale_reason(old, prov) or provenance.RETRY_FAILED] += 1
             todo.append((sample, req, req.key(fp, provenance.per_sample_key(req, pred)), prov))
         result.rerun.update(reasons)
         return todo

@@ -400,3 +400,33 @@ def test_an_unchanged_rerun_reruns_nothing(tmp_path, data_root):
     res = replay_cli(tmp_path, preds, SIX, data_dir=data_root)
     assert res.exit_code == 0 and "re-run" not in res.output
     assert f"generated 0, from cache 0, already done {len(rows)}" in res.output
+
+
+def test_resume_checks_media_digests_without_decoding(tmp_path, data_root, monkeypatch):
+    """A finished run's records are verified from media digests alone; only samples that run
+    again are decoded (here: the one whose image changed)."""
+    import shutil
+
+    from medunieval.data import parts
+
+    data = tmp_path / "data"
+    shutil.copytree(data_root / "vqa_rad", data / "vqa_rad")
+    samples = load_samples("vqa_rad", data)[:10]
+    preds = write_predictions(tmp_path / "p.jsonl", [("vqa_rad", s.id, s.answer) for s in samples])
+    args = ("--limit", "10")
+    assert replay_cli(tmp_path, preds, ["vqa_rad"], *args, data_dir=data).exit_code == 0
+    decoded: list[str] = []
+    real = parts.check_image
+    monkeypatch.setattr(
+        parts, "check_image", lambda d, src, *a: decoded.append(src) or real(d, src, *a)
+    )
+    res = replay_cli(tmp_path, preds, ["vqa_rad"], *args, data_dir=data)
+    assert res.exit_code == 0 and "already done 10" in res.output and decoded == []
+    from medunieval.demo import synth_image
+
+    image = Path(samples[0].media[0].source)
+    synth_image(image, seed=999)  # new pixels for the first sample's image
+    res = replay_cli(tmp_path, preds, ["vqa_rad"], *args, data_dir=data)
+    users = sum(1 for s in samples if s.media[0].source == str(image))
+    assert f"{users} records re-run: data changed" in res.output
+    assert len(decoded) == users
