@@ -196,8 +196,15 @@ def check_run_id(run_id: str) -> None:
         )
 
 
-def store_path(cfg: RunConfig) -> Path:
-    """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
+SHARD_STORE = "responses.sqlite"  # a shard run's own response store, inside its run directory
+
+
+def store_path(cfg: RunConfig, run_dir: Path | None = None) -> Path:
+    """The response store: ``--cache``; else, for a shard run (``run_dir`` given), its own
+    store inside the shard's run directory (shards may run on other machines, and SQLite must
+    not be shared between machines); else ``<output>/../cache/responses.sqlite``."""
+    if cfg.cache is None and cfg.num_shards > 1 and run_dir is not None:
+        return run_dir / SHARD_STORE
     return cache_path(cfg.cache, cfg.output)
 
 
@@ -335,7 +342,7 @@ class Engine:
         if cfg.judge is not None:  # unknown judge preset / backend -> ConfigError now
             self._judge = Judge.from_spec(
                 cfg.judge,
-                store_path(cfg) if cfg.use_cache else None,
+                store_path(cfg, self.run_dir.path) if cfg.use_cache else None,
                 batch_size=cfg.batch_size,
                 device=cfg.device,
             )
@@ -384,9 +391,9 @@ class Engine:
 
     @property
     def store(self) -> ResponseStore | None:
-        cacheable = getattr(BACKENDS.get(self.preset.backend), "cacheable", True)
-        if self._store is None and self.cfg.use_cache and cacheable:
-            self._store = ResponseStore(store_path(self.cfg))
+        if self._store is None and self.cfg.use_cache and self.uses_store:
+            shard_store = self.run_dir.path / SHARD_STORE if self.cfg.num_shards > 1 else None
+            self._store = ResponseStore(store_path(self.cfg, self.run_dir.path), shard_store)
         return self._store
 
     def run(self) -> RunResult:
@@ -550,8 +557,13 @@ class Engine:
         """Build every sample's request and provenance; return those whose record is missing,
         failed or made from other inputs (``provenance.stale_reason``), counting the reasons in
         ``result.rerun`` and the reusable records in ``result.skipped``."""
-        per_sample = getattr(BACKENDS.get(self.preset.backend), "per_sample_answers", False)
-        predict = self.backend.prediction_digest if per_sample else None  # type: ignore[attr-defined]
+        cls = BACKENDS.get(self.preset.backend)
+        predict = None
+        if getattr(cls, "per_sample_answers", False):  # replay: answers are per sample id
+            holder = self.backend  # a wrapper (e.g. the Ray executor's) may not read the file
+            if not hasattr(holder, "prediction_digest"):
+                holder = cls.from_preset(self.preset, predictions=self.cfg.predictions)
+            predict = holder.prediction_digest
         sampled = params.temperature > 0
 
         def build(sample: Sample, check: bool = True) -> Request:
@@ -618,6 +630,7 @@ class Engine:
         self._emit(bench, failed)
         store = self.store
         hits = store.get_many(list(by_key)) if store is not None else {}
+        hits = {k: v for k, v in hits.items() if _check_size(v) is v}  # oversized: regenerate
         self._emit(
             bench, [_record(s, r, k, hits[k], None, p) for k in hits for s, r, p in by_key[k]]
         )
@@ -631,22 +644,24 @@ class Engine:
         every = self.cfg.flush_every if cacheable else max(self.cfg.flush_every, 4096)
 
         def flush() -> None:
-            if store is not None:
-                store.put_many((k, fp, resp) for k, resp in buffer)
+            if store is not None:  # an oversized answer is an error: never stored
+                store.put_many((k, fp, _check_size(resp)) for k, resp in buffer)
             recs = [_record(s, r, k, resp, None, p) for k, resp in buffer for s, r, p in by_key[k]]
             self._emit(bench, recs)
             buffer.clear()
 
         if not pending:  # everything came from the store: the model is never loaded
             return
-        for req, resp in self.backend.generate([r for _, r in pending]):
-            key = key_of[id(req)]
-            buffer.append((key, resp))
-            result.generated += 1
-            if len(buffer) >= every or time.monotonic() - last_flush > 2.0:
-                flush()
-                last_flush = time.monotonic()
-        flush()
+        try:  # a backend that stops the run (auth failure, dead server) keeps what it returned
+            for req, resp in self.backend.generate([r for _, r in pending]):
+                key = key_of[id(req)]
+                buffer.append((key, resp))
+                result.generated += 1
+                if len(buffer) >= every or time.monotonic() - last_flush > 2.0:
+                    flush()
+                    last_flush = time.monotonic()
+        finally:
+            flush()
 
     def _emit(self, bench: Benchmark, records: list[Record]) -> None:
         if not records:
