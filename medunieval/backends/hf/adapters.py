@@ -1,0 +1,16 @@
+"""The hf adapter families by name (``preset.adapter``)."""
+
+from __future__ import annotations
+
+from .base import _Adapter
+from .causal_lm import _CausalLM
+from .hulumed import _HuluMed
+from .vlm import _VLM
+
+ADAPTERS = ("auto", "vlm", "causal_lm", "hulumed")
+
+ADAPTER_CLASSES: dict[str, type[_Adapter]] = {
+    "causal_lm": _CausalLM,
+    "vlm": _VLM,
+    "hulumed": _HuluMed,
+}
