@@ -102,27 +102,6 @@ def _save(model: Any, processor: Any, out: Path, eos_ids: list[int], pad_id: int
     processor.save_pretrained(out)
 
 
-def without_video(processor_cls: type) -> type:
-    """``processor_cls`` without its ``video_processor`` sub-processor, for building where
-    torchvision (which every video processor needs) is missing. Works on transformers 4.x
-    (``attributes``) and 5.x (``get_attributes()``)."""
-    if hasattr(processor_cls, "attributes"):
-        attrs = [a for a in processor_cls.attributes if a != "video_processor"]
-    else:
-        attrs = [a for a in processor_cls.get_attributes() if a != "video_processor"]
-    return type(
-        processor_cls.__name__,
-        (processor_cls,),
-        {
-            "attributes": attrs,
-            "get_attributes": classmethod(lambda cls: list(attrs)),
-            "video_processor_class": None,
-            "video_processor": None,
-            "__module__": processor_cls.__module__,
-        },
-    )
-
-
 def _image_only_processor(
     processor_cls: type, out: Path, video_config: dict[str, Any], **kwargs: Any
 ) -> Any:
@@ -140,7 +119,9 @@ def _image_only_processor(
     (out / "video_preprocessor_config.json").write_text(
         json.dumps(video_config, indent=2) + "\n", encoding="utf-8"
     )
-    return without_video(processor_cls)(**kwargs)
+    from .backends.hf.loading import processor_without_video
+
+    return processor_without_video(processor_cls)(**kwargs)
 
 
 def _pil_image_processor(name: str) -> Any:
@@ -635,5 +616,4 @@ __all__ = [
     "build_tiny_mllama",
     "build_tiny_qwen2_5_vl",
     "byte_tokenizer",
-    "without_video",
 ]

@@ -117,12 +117,15 @@ def processor_without_video(processor_cls: type) -> type:
     torchvision is missing the processor is loaded (and the tiny test models are saved) with
     only its image processor and tokenizer. Calls with ``videos=`` are not supported then.
     """
-    attrs = [a for a in processor_cls.attributes if a != "video_processor"]
+    # transformers 4.x lists sub-processors in ``attributes``, 5.x in ``get_attributes()``
+    listed = getattr(processor_cls, "attributes", None) or processor_cls.get_attributes()
+    attrs = [a for a in listed if a != "video_processor"]
     return type(
         processor_cls.__name__,
         (processor_cls,),
         {
             "attributes": attrs,
+            "get_attributes": classmethod(lambda cls: list(attrs)),
             "video_processor_class": None,
             "video_processor": None,
             "__module__": processor_cls.__module__,
@@ -144,7 +147,8 @@ def _load_processor(source: str, config: Any, kw: dict[str, Any], extra: dict[st
         processor_cls = PROCESSOR_MAPPING[type(config)]
     except KeyError:
         raise first_error from None
-    if "video_processor" not in getattr(processor_cls, "attributes", ()):
+    listed = getattr(processor_cls, "attributes", None) or processor_cls.get_attributes()
+    if "video_processor" not in listed:
         raise first_error
     why = (
         "torchvision is not installed"
