@@ -394,9 +394,21 @@ def list_(
                     b.description,
                 )
         elif what == "models":
-            table = Table("preset", "model", "backend", "adapter", "group")
-            for name, p in sorted(builtin_presets().items()):
-                table.add_row(name, p.model, p.backend, p.adapter, p.group or "")
+            from .model_routes import paper_rows, route, tested_by
+
+            table = Table(title="Model presets: how each runs and how its route is tested")
+            for col in ("preset", "paper row", "route", "model", "group", "tested by"):
+                table.add_column(col, overflow="fold")  # wrap, never cut
+            rows = paper_rows()
+            for name, p in sorted(builtin_presets().items(), key=lambda kv: kv[0].lower()):
+                table.add_row(
+                    name,
+                    ", ".join(rows.get(name, [])) or "-",
+                    route(p),
+                    p.model,
+                    p.group or "",
+                    tested_by(p),
+                )
         elif what == "backends":
             table = Table("backend")
             for name in BACKENDS.names():
