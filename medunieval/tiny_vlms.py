@@ -98,6 +98,7 @@ def _save(model: Any, processor: Any, out: Path, eos_ids: list[int], pad_id: int
     model.generation_config = GenerationConfig(
         eos_token_id=eos_ids, pad_token_id=pad_id, do_sample=False
     )
+    model.config.architectures = [type(model).__name__]
     model.save_pretrained(out)
     processor.save_pretrained(out)
 
@@ -380,6 +381,11 @@ def build_tiny_gemma3(out_dir: str | Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Gemma3ForConditionalGeneration(config).eval()
+    # Gemma 3 initialises its image projection to zeros (image tokens would all be equal);
+    # random values let the image reach the language model, as trained weights do.
+    with torch.no_grad():
+        projector = model.model.multi_modal_projector.mm_input_projection_weight
+        projector.normal_(0.0, INIT)
     tokenizer = byte_tokenizer(
         GEMMA3_SPECIALS,
         chat_template=GEMMA3_CHAT_TEMPLATE,
@@ -478,6 +484,12 @@ def build_tiny_mllama(out_dir: str | Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = MllamaForConditionalGeneration(config).eval()
+    # Mllama starts its cross-attention and tile-embedding gates at zero (tanh(0) = 0: the
+    # image would not reach the text); open them as trained weights have them open.
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "gate" in name.rsplit(".", 1)[-1] and param.numel() == 1 and not param.any():
+                param.fill_(1.0)
     tokenizer = byte_tokenizer(
         MLLAMA_SPECIALS,
         chat_template=MLLAMA_CHAT_TEMPLATE,
