@@ -93,69 +93,70 @@ def test_tiny_qwen2_vl_volume_and_video(tmp_path_factory, media: Path) -> None:
         backend.close()
 
 
-class _StandInProcessor:
-    """Records what Hulu-Med's remote processor would receive."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-        self.calls: list[dict] = []
-
-    def __call__(
-        self, images, conversation, add_system_prompt, add_generation_prompt, return_tensors
-    ):
-        self.calls.append({"images": images, "conversation": conversation})
-        return self.tokenizer(conversation[0]["content"][-1]["text"], return_tensors="pt")
-
-    def batch_decode(self, rows, skip_special_tokens=True):
-        return self.tokenizer.batch_decode(rows, skip_special_tokens=skip_special_tokens)
-
-
 def test_hulumed_frames_and_native_modes(tmp_path_factory, media: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Both media modes through the interface-faithful stand-in of Hulu-Med's remote code
+    (tests/hulumed_standin.py): ``frames`` sends the sampled frames as MedUniEval sends a slice
+    folder; ``native`` sends Hulu-Med's own ``3d`` / ``video`` items, which its processor
+    reads itself."""
+    import transformers.dynamic_module_utils as dmu
+    from hulumed_standin import build_hulumed_standin
 
-    from medunieval.tiny_models import build_tiny_qwen2_lm
-
-    lm_dir = build_tiny_qwen2_lm(tmp_path_factory.mktemp("tiny_lm_media"))
-    tok = AutoTokenizer.from_pretrained(lm_dir)
-    lm = AutoModelForCausalLM.from_pretrained(lm_dir, dtype=torch.float32).eval()
-
-    class RemoteModel:
-        device, dtype, generation_config = lm.device, lm.dtype, lm.generation_config
-
-        def generate(self, input_ids, attention_mask, **kwargs):
-            return lm.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-
+    mp = pytest.MonkeyPatch()
+    mp.setattr(dmu, "HF_MODULES_CACHE", str(tmp_path_factory.mktemp("hf_modules_media")))
+    model_dir = build_hulumed_standin(tmp_path_factory.mktemp("hulu_media"))
     specs = MediaSpecs(volume=VolumeSpec(sampling="uniform", num_slices=7))
     vol = media_part(path_ref("volume", media, "ct.nii.gz"), specs)
     vid = media_part(path_ref("video", media, "clip.mp4"), MediaSpecs())
     reqs = [req("vol", vol, TextPart("Describe.")), req("vid", vid, TextPart("What?"))]
 
-    frames_proc = _StandInProcessor(tok)
-    adapter = ADAPTER_CLASSES["hulumed"]()
-    adapter.attach(RemoteModel(), frames_proc, {"max_images_as_images": 5})
-    out = dict(HFBackend(adapter, model_id="x", fingerprint="x").generate(reqs))
-    assert all(r.error is None for r in out.values())
-    vol_call, vid_call = frames_proc.calls
-    assert len(vol_call["images"][0]) == 7  # images=[frames], as MedUniEval sends a slice folder
-    assert vol_call["conversation"][0]["content"][0] == {"type": "video", "num_frames": 7}
-    assert [c["type"] for c in vid_call["conversation"][0]["content"]] == ["image"] * 3 + ["text"]
+    def backend(mode: str) -> tuple[HFBackend, list[dict]]:
+        preset = ModelPreset(
+            name="hulu",
+            model=str(model_dir),
+            adapter="hulumed",
+            trust_remote_code=True,
+            options={"hulumed_media": mode},
+        )
+        b = HFBackend.from_preset(preset, batch_size=1, device="cpu")
+        calls: list[dict] = []
+        real = b.adapter.processor.__call__
 
-    native_proc = _StandInProcessor(tok)
-    adapter = ADAPTER_CLASSES["hulumed"]()
-    adapter.attach(RemoteModel(), native_proc, {"hulumed_media": "native"})
-    out = dict(HFBackend(adapter, model_id="x", fingerprint="x").generate(reqs))
-    assert all(r.error is None for r in out.values())
-    vol_call, vid_call = native_proc.calls
-    assert vol_call["images"] is None
-    assert vol_call["conversation"][0]["content"][0] == {
-        "type": "3d",
-        "3d": {"image_path": str(media / "ct.nii.gz"), "nii_num_slices": 7, "nii_axis": 2},
-    }
-    assert vid_call["conversation"][0]["content"][0] == {
-        "type": "video",
-        "video": {"video_path": str(media / "clip.mp4"), "fps": 1.0, "max_frames": 64},
-    }
+        def record(**kwargs):
+            calls.append(kwargs)
+            return real(**kwargs)
+
+        b.adapter.processor = type(
+            "Rec",
+            (),
+            {"__call__": staticmethod(record), "batch_decode": b.adapter.processor.batch_decode},
+        )()
+        return b, calls
+
+    try:
+        frames, calls = backend("frames")
+        out = dict(frames.generate(reqs))
+        assert all(r.error is None for r in out.values()), out
+        vol_call, vid_call = calls
+        assert len(vol_call["images"][0]) == 7  # images=[frames], as MedUniEval sends slices
+        assert vol_call["conversation"][0]["content"][0] == {"type": "video", "num_frames": 7}
+        kinds = [c["type"] for c in vid_call["conversation"][0]["content"]]
+        assert kinds == ["image"] * 3 + ["text"]
+
+        native, calls = backend("native")
+        out = dict(native.generate(reqs))
+        assert all(r.error is None for r in out.values()), out
+        vol_call, vid_call = calls
+        assert vol_call["images"] is None
+        assert vol_call["conversation"][0]["content"][0] == {
+            "type": "3d",
+            "3d": {"image_path": str(media / "ct.nii.gz"), "nii_num_slices": 7, "nii_axis": 2},
+        }
+        assert vid_call["conversation"][0]["content"][0] == {
+            "type": "video",
+            "video": {"video_path": str(media / "clip.mp4"), "fps": 1.0, "max_frames": 64},
+        }
+    finally:
+        mp.undo()
 
 
 def test_hulumed_native_refuses_folders(tmp_path: Path) -> None:

@@ -135,6 +135,11 @@ class _Adapter:
         """Left-padded model inputs for a batch (on the model's device)."""
         raise NotImplementedError
 
+    def generate(self, inputs: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        """Run ``generate`` on what ``encode`` returned (adapters that feed embeddings to the
+        language model override this)."""
+        return self.model.generate(**inputs, **kwargs)
+
     def decode(self, rows: list[list[int]]) -> list[str]:
         return list(self.tokenizer.batch_decode(rows, skip_special_tokens=True))
 

@@ -288,7 +288,8 @@ class HFBackend:
 
         start = time.perf_counter()
         inputs = self.adapter.encode(chunk)
-        input_ids = inputs["input_ids"]
+        # adapters that embed each request themselves pass inputs_embeds, no input_ids
+        input_ids = inputs.get("input_ids")
         mask = inputs.get("attention_mask")
         if mask is not None:
             prompt_tokens = [int(n) for n in mask.sum(dim=1).tolist()]
@@ -297,13 +298,17 @@ class HFBackend:
         if params.temperature > 0:
             torch.manual_seed(int(params.seed))
         with torch.inference_mode():
-            out = self.adapter.model.generate(**inputs, **self._gen_kwargs(params))
+            out = self.adapter.generate(inputs, self._gen_kwargs(params))
         if not isinstance(out, torch.Tensor):  # a ModelOutput with .sequences
             out = out.sequences
-        width = input_ids.shape[1]
-        # Decoder-only generate returns prompt + new tokens; remote code fed with embeddings
-        # may return the new tokens only.
-        if out.shape[1] >= width and torch.equal(out[:, :width].to(input_ids.device), input_ids):
+        # Decoder-only generate returns prompt + new tokens; fed with embeddings it returns the
+        # new tokens only.
+        width = input_ids.shape[1] if input_ids is not None else 0
+        if (
+            input_ids is not None
+            and out.shape[1] >= width
+            and torch.equal(out[:, :width].to(input_ids.device), input_ids)
+        ):
             out = out[:, width:]
         rows = out.tolist()
         max_new = int(params.max_new_tokens)

@@ -1,4 +1,15 @@
-"""``hulumed``: Hulu-Med through its remote code, as on its model card."""
+"""``hulumed``: Hulu-Med through its remote code, as on its model card, batched.
+
+The processor is called per request exactly as on the model card (``processor(images=...,
+conversation=..., add_system_prompt=False, add_generation_prompt=True, return_tensors="pt")``).
+A batch of one goes through the model's own ``generate(**inputs, modals=...)``. A larger batch
+builds each request's embedding on its own with the model's
+``prepare_inputs_labels_for_multimodal`` (text-only requests: ``embed_tokens``), exactly as the
+model's ``generate`` does, then decodes all of them in one left-padded ``inputs_embeds`` batch
+(``embeds.py``); the model's token compression only allows a batch of one in that step. Remote
+code without ``prepare_inputs_labels_for_multimodal`` runs one request at a time.
+docs/models.md names the published revision this follows.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,8 @@ from typing import Any
 
 from ...errors import ConfigError, SampleError
 from ...types import ImagePart, Request, TextPart, VolumePart
-from .base import _Adapter, _has_frames
+from .base import _Adapter, _has_frames, _note
+from .embeds import left_pad_embeds, lm_generate
 
 
 def build_hulumed_conversation(
@@ -31,7 +43,6 @@ class _HuluMed(_Adapter):
 
     name = "hulumed"
     modalities = frozenset({"text", "image", "volume", "video"})
-    max_batch = 1  # its visual token compression works on one conversation at a time
 
     def load(self, source, config, kw, model_kw, options):
         from transformers import AutoModelForCausalLM, AutoProcessor
@@ -56,6 +67,14 @@ class _HuluMed(_Adapter):
         except (TypeError, ValueError):
             params = {}
         self.decode_kw = {"use_think": use_think} if "use_think" in params else {}
+        can_embed = callable(getattr(model, "prepare_inputs_labels_for_multimodal", None))
+        batched = bool(options.get("hulumed_batched", True))
+        self.max_batch = None if (batched and can_embed) else 1
+        if batched and not can_embed:
+            _note(
+                "Hulu-Med remote code without prepare_inputs_labels_for_multimodal: "
+                "one request per generate call"
+            )
 
     def render(self, request):
         text = request.prompt_text()
@@ -70,8 +89,8 @@ class _HuluMed(_Adapter):
             return images, [1] * len(images)
         return super().open_media(request)
 
-    def encode(self, items):
-        (item,) = items
+    def _process(self, item: Any) -> dict[str, Any]:
+        """The model card's processor call for one request, on the model's device."""
         images = list(item.images or [])
         if self.media_mode == "frames" and _has_frames(item.request):
             # MedUniEval's slice-folder path: every frame an image, > max as one video item
@@ -86,6 +105,37 @@ class _HuluMed(_Adapter):
             return_tensors="pt",
         )
         return self._to_device(inputs)
+
+    def _embed(self, inputs: dict[str, Any]) -> tuple[Any, Any]:
+        """One request's (inputs_embeds, attention_mask), built as the model's generate does."""
+        if inputs.get("pixel_values") is None:
+            embeds = self.model.get_model().embed_tokens(inputs["input_ids"])
+            return embeds, inputs.get("attention_mask")
+        _, mask, _, _, embeds, _ = self.model.prepare_inputs_labels_for_multimodal(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs.get("attention_mask"),
+            position_ids=None,
+            past_key_values=None,
+            labels=None,
+            pixel_values=inputs["pixel_values"],
+            grid_sizes=inputs.get("grid_sizes"),
+            merge_sizes=inputs.get("merge_sizes"),
+            modals=inputs.get("modals"),
+        )
+        return embeds, mask
+
+    def encode(self, items):
+        import torch
+
+        if len(items) == 1:
+            return self._process(items[0])
+        with torch.inference_mode():
+            return left_pad_embeds([self._embed(self._process(it)) for it in items])
+
+    def generate(self, inputs, kwargs):
+        if "inputs_embeds" in inputs:
+            return lm_generate(self.model, inputs, kwargs)
+        return self.model.generate(**inputs, **kwargs)
 
     def decode(self, rows):
         return list(self.processor.batch_decode(rows, skip_special_tokens=True, **self.decode_kw))

@@ -99,15 +99,27 @@ def _config_digest(path: str) -> str:
 
 
 def detect_adapter(config: Any) -> str:
-    """``auto``: Hulu-Med remote code -> ``hulumed``; a vision config or a known VLM type ->
+    """``auto``: Hulu-Med remote code -> ``hulumed``; native VideoLLaMA3 -> ``video_llama3``;
+    a vision config or a known VLM type ->
     ``vlm``; anything else -> ``causal_lm``."""
     model_type = str(getattr(config, "model_type", "") or "").lower()
     archs = [str(a).lower() for a in (getattr(config, "architectures", None) or [])]
     if "hulu" in model_type or any("hulu" in a for a in archs):
         return "hulumed"
+    if model_type == "video_llama_3":
+        return "video_llama3"
     if getattr(config, "vision_config", None) is not None or model_type in VLM_MODEL_TYPES:
         return "vlm"
     return "causal_lm"
+
+
+def processor_attributes(processor_cls: type) -> list[str]:
+    """The sub-processor names of a processor class (``attributes`` in transformers 4.x,
+    ``get_attributes()`` — read from ``__init__`` — in 5.x)."""
+    getter = getattr(processor_cls, "get_attributes", None)
+    if callable(getter):
+        return list(getter())
+    return list(getattr(processor_cls, "attributes", ()))
 
 
 def processor_without_video(processor_cls: type) -> type:
@@ -116,22 +128,30 @@ def processor_without_video(processor_cls: type) -> type:
     Video processors need torchvision; an image-only evaluation never uses them, so when
     torchvision is missing the processor is loaded (and the tiny test models are saved) with
     only its image processor and tokenizer. Calls with ``videos=`` are not supported then.
+    transformers 4.x lists sub-processors in ``attributes``; 5.x reads them from ``__init__``'s
+    parameters, so the subclass gets an ``__init__`` without ``video_processor``.
     """
-    # transformers 4.x lists sub-processors in ``attributes``, 5.x in ``get_attributes()``
-    listed = getattr(processor_cls, "attributes", None) or processor_cls.get_attributes()
-    attrs = [a for a in listed if a != "video_processor"]
-    return type(
-        processor_cls.__name__,
-        (processor_cls,),
-        {
-            "attributes": attrs,
-            "get_attributes": classmethod(lambda cls: list(attrs)),
-            "video_processor_class": None,
-            "video_processor": None,
-            "__module__": processor_cls.__module__,
-            "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
-        },
-    )
+    attrs = [a for a in processor_attributes(processor_cls) if a != "video_processor"]
+    body: dict[str, Any] = {
+        "video_processor_class": None,
+        "video_processor": None,
+        "__module__": processor_cls.__module__,
+        "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
+    }
+    if callable(getattr(processor_cls, "get_attributes", None)):
+        parent_init = processor_cls.__init__
+
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            # the parent passes video_processor=None on positionally; get_attributes() (read
+            # from this signature) no longer names it, so it is dropped
+            parent_init(
+                self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs
+            )
+
+        body["__init__"] = __init__
+    else:
+        body["attributes"] = attrs
+    return type(processor_cls.__name__, (processor_cls,), body)
 
 
 def _load_processor(source: str, config: Any, kw: dict[str, Any], extra: dict[str, Any]) -> Any:
@@ -147,8 +167,7 @@ def _load_processor(source: str, config: Any, kw: dict[str, Any], extra: dict[st
         processor_cls = PROCESSOR_MAPPING[type(config)]
     except KeyError:
         raise first_error from None
-    listed = getattr(processor_cls, "attributes", None) or processor_cls.get_attributes()
-    if "video_processor" not in listed:
+    if "video_processor" not in processor_attributes(processor_cls):
         raise first_error
     why = (
         "torchvision is not installed"
