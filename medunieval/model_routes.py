@@ -3,6 +3,10 @@ which rows of the paper's tables it stands for (``medunieval list models``)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
 from .presets import ModelPreset
 
 HF_NATIVE = "hf native"
@@ -11,16 +15,25 @@ VLLM = "vllm"
 API = "openai API"
 SERVE = "serve-your-own"
 
-#: checkpoint model class -> the builder of a tiny random model of that class, for every
-#: architecture a native preset uses (tests/test_model_conformance.py runs each through the
-#: presets that name it).
+#: checkpoint model class -> ``module:function`` building a tiny random model of that class,
+#: for every architecture a native preset uses (tests/test_model_conformance.py runs each
+#: through the presets that name it).
 NATIVE_BUILDERS: dict[str, str] = {
-    "Qwen2_5_VLForConditionalGeneration": "build_tiny_qwen2_5_vl",
-    "InternVLForConditionalGeneration": "build_tiny_internvl",
-    "Gemma3ForConditionalGeneration": "build_tiny_gemma3",
-    "MllamaForConditionalGeneration": "build_tiny_mllama",
-    "JanusForConditionalGeneration": "build_tiny_janus",
+    "Qwen2_5_VLForConditionalGeneration": "medunieval.tiny_vlms:build_tiny_qwen2_5_vl",
+    "InternVLForConditionalGeneration": "medunieval.tiny_vlms:build_tiny_internvl",
+    "Gemma3ForConditionalGeneration": "medunieval.tiny_vlms:build_tiny_gemma3",
+    "MllamaForConditionalGeneration": "medunieval.tiny_vlms:build_tiny_mllama",
+    "JanusForConditionalGeneration": "medunieval.tiny_vlms:build_tiny_janus",
+    "VideoLlama3ForConditionalGeneration": (
+        "medunieval.tiny_video_llama3:build_tiny_video_llama3"
+    ),
 }
+
+
+def native_builder(architecture: str) -> Callable[..., Path]:
+    """The tiny-model builder for ``architecture`` (see ``NATIVE_BUILDERS``)."""
+    module, func = NATIVE_BUILDERS[architecture].split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def route(preset: ModelPreset) -> str:
@@ -74,4 +87,4 @@ def paper_rows() -> dict[str, list[str]]:
     return rows
 
 
-__all__ = ["NATIVE_BUILDERS", "paper_rows", "route", "tested_by"]
+__all__ = ["NATIVE_BUILDERS", "native_builder", "paper_rows", "route", "tested_by"]
