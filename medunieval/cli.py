@@ -394,21 +394,15 @@ def list_(
                     b.description,
                 )
         elif what == "models":
-            from .model_routes import paper_rows, route, tested_by
+            from .model_routes import paper_rows, route, how_tested
 
             table = Table(title="Model presets: how each runs and how its route is tested")
-            for col in ("preset", "paper row", "route", "model", "group", "tested by"):
+            for col in ("preset", "paper row", "route", "model", "tested by"):
                 table.add_column(col, overflow="fold")  # wrap, never cut
             rows = paper_rows()
             for name, p in sorted(builtin_presets().items(), key=lambda kv: kv[0].lower()):
-                table.add_row(
-                    name,
-                    ", ".join(rows.get(name, [])) or "-",
-                    route(p),
-                    p.model,
-                    p.group or "",
-                    tested_by(p),
-                )
+                paper = ", ".join(rows.get(name, [])) or "-"
+                table.add_row(name, paper, route(p), p.model, how_tested(p))
         elif what == "backends":
             table = Table("backend")
             for name in BACKENDS.names():

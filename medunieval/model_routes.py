@@ -47,7 +47,7 @@ def route(preset: ModelPreset) -> str:
     return preset.backend
 
 
-def tested_by(preset: ModelPreset) -> str:
+def how_tested(preset: ModelPreset) -> str:
     """One line: what in this repository exercises the preset's route."""
     kind = route(preset)
     if kind == HF_NATIVE:
@@ -87,4 +87,4 @@ def paper_rows() -> dict[str, list[str]]:
     return rows
 
 
-__all__ = ["NATIVE_BUILDERS", "native_builder", "paper_rows", "route", "tested_by"]
+__all__ = ["NATIVE_BUILDERS", "native_builder", "paper_rows", "route", "how_tested"]
