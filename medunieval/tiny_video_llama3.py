@@ -105,13 +105,19 @@ def video_llama3_config(sizes: dict[str, Any] | None = None) -> Any:
 
 
 def build_tiny_video_llama3(
-    out_dir: str | Path, seed: int = 0, sizes: dict[str, Any] | None = None
+    out_dir: str | Path,
+    seed: int = 0,
+    sizes: dict[str, Any] | None = None,
+    max_pixels: int = 56 * 56,
+    device: str = "cpu",
+    dtype: Any = None,
 ) -> Path:
     """Build a random ``VideoLlama3ForConditionalGeneration`` with an image-only
     ``VideoLlama3Processor`` into ``out_dir`` and return it. Images are resized to at most
-    56x56 pixels: 16 image tokens each (merge size 1, as VideoLLaMA3 treats images)."""
+    ``max_pixels`` (56x56: 16 image tokens each, merge size 1 as VideoLLaMA3 treats images).
+    ``device`` / ``dtype``: where the random weights are made (large ``sizes`` on a GPU)."""
     out = Path(out_dir)
-    kind = "video_llama3" if sizes is None else "video_llama3-sized"
+    kind = "video_llama3" if sizes is None and max_pixels == 56 * 56 else "video_llama3-sized"
     if _ready(out, kind, seed):
         return out
     import torch
@@ -129,12 +135,15 @@ def build_tiny_video_llama3(
 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = VideoLlama3ForConditionalGeneration(video_llama3_config(sizes)).eval()
+    with torch.device(device):
+        model = VideoLlama3ForConditionalGeneration(video_llama3_config(sizes)).eval()
+    if dtype is not None:
+        model = model.to(dtype)
     model.generation_config = _generation_config()
     model.save_pretrained(out)
     tokenizer = _qwen_tokenizer(VIDEO_LLAMA3_CHAT_TEMPLATE)
     image_processor = ImageProcessor(
-        size={"shortest_edge": 28 * 28, "longest_edge": 56 * 56}, patch_size=14, merge_size=1
+        size={"shortest_edge": 28 * 28, "longest_edge": max_pixels}, patch_size=14, merge_size=1
     )
     processor = processor_without_video(VideoLlama3Processor)(
         image_processor=image_processor,

@@ -302,3 +302,21 @@ def test_cli_run_with_a_hulumed_preset(standin: Path, tmp_path: Path, data_root:
             r["sample_id"]: r["response"]["text"] for r in map(json.loads, recs.splitlines())
         }
     assert outputs["a"] == outputs["b"] and len(outputs["a"]) > 1
+
+
+def test_remote_code_failing_on_transformers_5_says_so(standin: Path, monkeypatch) -> None:
+    import transformers
+
+    from medunieval.backends.hf import ADAPTER_CLASSES
+    from medunieval.errors import ConfigError
+
+    def broken(self, *args, **kwargs):  # what 4.51-era remote code can do on 5.x
+        raise AttributeError("'Qwen2Model' object has no attribute '_update_causal_mask'")
+
+    monkeypatch.setattr(ADAPTER_CLASSES["hulumed"], "load", broken)
+    monkeypatch.setattr(transformers, "__version__", "5.24.0")
+    with pytest.raises(ConfigError) as info:
+        HFBackend.from_preset(preset(standin), device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and "transformers 4.x" in message and "5.24.0" in message
+    assert "_update_causal_mask" in message

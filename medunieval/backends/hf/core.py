@@ -26,6 +26,7 @@ from .loading import (
     _torch_dtype,
     _version_at_least,
     detect_adapter,
+    remote_code_needs_tf4,
 )
 
 
@@ -136,8 +137,12 @@ class HFBackend:
             adapter.load(source, config, kw, model_kw, options)
         except ConfigError:
             raise
-        except (OSError, ValueError, KeyError, ImportError) as exc:
-            raise _load_error(preset.model, exc, is_local) from None
+        except Exception as exc:
+            if adapter_name == "hulumed" and _version_at_least(transformers.__version__, (5, 0)):
+                raise remote_code_needs_tf4(preset.model, transformers.__version__, exc) from None
+            if isinstance(exc, (OSError, ValueError, KeyError, ImportError)):
+                raise _load_error(preset.model, exc, is_local) from None
+            raise
         if "device_map" not in model_kw:
             adapter.model.to(device)
         adapter.model.eval()

@@ -89,6 +89,16 @@ def _load_error(model: str, exc: BaseException, is_local: bool) -> ConfigError:
     return ConfigError(f"cannot load model {model} ({msg}): {DOWNLOAD_FIX}")
 
 
+def remote_code_needs_tf4(model: str, version: str, exc: BaseException) -> ConfigError:
+    """One line: Hulu-Med's remote code targets transformers 4.x and failed on ``version``."""
+    msg = _one_line(f"{type(exc).__name__}: {exc}", 160)
+    return ConfigError(
+        f"model {model}: Hulu-Med's remote code targets transformers 4.x (its team pins 4.51) "
+        f"and failed to load on transformers {version} ({msg}); run it with "
+        f"'transformers>=4.50,<5'"
+    )
+
+
 def _config_digest(path: str) -> str:
     h = hashlib.sha256()
     for name in ("config.json", "generation_config.json"):
