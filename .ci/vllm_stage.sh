@@ -19,5 +19,10 @@ fi
 # cannot build it with the same code. head_dim 64: vLLM's CPU attention rejects 16.
 TINY="$(mktemp -d)/tiny-qwen2-hd64"
 python -c "from medunieval.tiny_models import build_tiny_qwen2_lm as b; b('$TINY', head_dim=64)"
-MEDUNIEVAL_TINY_QWEN2_HD64="$TINY" HF_HUB_OFFLINE=1 \
-  "$VENV/bin/python" -m pytest -m vllm -p no:cacheprovider tests/test_vllm_backend.py
+# Backend parity: the hf run of the same tiny model is made here, in the main environment;
+# tests/test_parity_vllm.py runs it through vLLM and compares (docs/compare.md).
+PARITY="$(mktemp -d)"
+HF_HUB_OFFLINE=1 python tests/parity_helpers.py hf-run "$PARITY" >/dev/null
+MEDUNIEVAL_TINY_QWEN2_HD64="$TINY" MEDUNIEVAL_PARITY_DIR="$PARITY" HF_HUB_OFFLINE=1 \
+  "$VENV/bin/python" -m pytest -m vllm -p no:cacheprovider tests/test_vllm_backend.py \
+  tests/test_parity_vllm.py

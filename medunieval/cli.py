@@ -113,13 +113,16 @@ def print_summary(
                 highlight=False,
                 soft_wrap=True,
             )
+    from .calibration import describe as describe_calibration
+
     for name, s in summaries.items():
         if s.get("judge"):
             j = s["judge"]
             console.print(
                 f"[cyan]{name}: judge {', '.join(j['judges']) or '-'}[/] · judged {j['judged']}, "
                 f"judge errors {j['errors']}, not judged {j['unjudged']}"
-                + (f" (e.g. {j['error_example']})" if j.get("error_example") else ""),
+                + (f" (e.g. {j['error_example']})" if j.get("error_example") else "")
+                + (f" · {describe_calibration(j.get('calibration'))}" if j["judged"] else ""),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -238,8 +241,15 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    data_revision: list[str] = typer.Option(
+        [],
+        "--data-revision",
+        help="Hub data revision: REV or NAME=REV (repeatable; default: the pinned commit); "
+        "'latest' loads the default branch and only warns when it differs from the card.",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
+    from .data_cmd import parse_revisions
     from .engine import Engine, RunConfig
 
     try:
@@ -278,6 +288,10 @@ def run(
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
             judge=judge,
+            data_revision=parse_revisions(
+                [f"{k}={v}" for k, v in (cfg_file.get("data_revision") or {}).items()]
+                + list(data_revision)
+            ),
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -567,6 +581,109 @@ def report(
     err.print(f"wrote {target}", highlight=False)
 
 
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run directories; the first is the reference."),
+    fmt: str = typer.Option("md", "--format", help="md | json | html"),
+    output: Path | None = typer.Option(
+        None, help="Write here (default: md/json to stdout, html beside the first run's report)."
+    ),
+    profile: str = typer.Option("strict", help="strict | compat: whose verdicts and answers."),
+    alpha: float = typer.Option(0.05, min=0.0, max=1.0, help="Significance level."),
+    allow_different_inputs: bool = typer.Option(
+        False, help="Compare even when data or prompts differ (the report lists how)."
+    ),
+) -> None:
+    """Backend parity: scores, paired differences and per-sample agreement of two or more runs."""
+    from .compare import compare_runs
+    from .compare_render import FORMATS, render
+
+    try:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        cmp = compare_runs(list(runs), profile, alpha, allow_different_inputs)
+    except MedUniEvalError as exc:
+        _fail(exc)
+    text = render(cmp, fmt)
+    if output is None and fmt == "html":
+        output = runs[0] / f"compare-{'-'.join(r.path.name for r in cmp.runs[1:])}.html"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output}", highlight=False)
+
+
+judge_app = typer.Typer(no_args_is_help=True, help="LLM judge tools (calibration).")
+app.add_typer(judge_app, name="judge")
+
+
+@judge_app.command("calibrate")
+def judge_calibrate(
+    judge: str = typer.Option(..., "--judge", help="Judge preset (name, YAML, model dir, hub id)."),
+    labels: Path = typer.Option(
+        ..., help="Labelled JSONL: HealthBench meta-eval rows or open-VQA items (docs/judge.md)."
+    ),
+    results_dir: Path = typer.Option(
+        Path("results"), help="Results folder: the calibration goes to <dir>/calibration/."
+    ),
+    cache: Path | None = typer.Option(
+        None, envvar="MEDUNIEVAL_CACHE", help="Response store (default: <dir>/cache/...)."
+    ),
+    limit: int | None = typer.Option(None, min=1, help="Judge only the first N labelled items."),
+) -> None:
+    """Measure a judge's agreement with human verdicts (accuracy, Cohen's kappa, confusion)."""
+    from .calibration import calibrate
+    from .judge import Judge
+
+    try:
+        if not labels.is_file():
+            raise ConfigError(f"--labels {labels} does not exist")
+        j = Judge.from_spec(judge, cache or results_dir / "cache" / "responses.sqlite")
+        try:
+            result = calibrate(j, labels, results_dir, limit)
+        finally:
+            j.close()
+    except MedUniEvalError as exc:
+        _fail(exc)
+    m, lab = result["metrics"], result["labels"]
+    t = Table(title=f"judge calibration: {judge} on {lab['format']} ({result['task']})")
+    cols = ("items", "judged", "accuracy %", "95% CI", "Cohen's kappa", "95% CI", "TP/FP/FN/TN")
+    for col in cols:
+        t.add_column(col)
+    acc_ci, k_ci = m["accuracy_ci95"], m["kappa_ci95"]
+    c = m["confusion"]
+    t.add_row(
+        str(lab["items"]),
+        str(m["n"]),
+        _pct(m["accuracy"]),
+        "-" if not acc_ci else f"[{100 * acc_ci[0]:.1f}, {100 * acc_ci[1]:.1f}]",
+        "-" if m["kappa"] is None else f"{m['kappa']:.3f}",
+        "-" if not k_ci else f"[{k_ci[0]:.3f}, {k_ci[1]:.3f}]",
+        f"{c['tp']}/{c['fp']}/{c['fn']}/{c['tn']}",
+    )
+    out.print(t)
+    pw = m.get("physician_pairwise")
+    if pw and pw.get("pairs"):
+        f1 = pw["f1_balanced"]
+        out.print(
+            f"vs every physician label ({pw['pairs']} pairs): agreement "
+            f"{_pct(pw['agreement'])}%, balanced F1 {'-' if f1 is None else f'{f1:.3f}'}",
+            highlight=False,
+        )
+    if lab["ties_left_out"] or lab["judge_errors"]:
+        err.print(
+            f"left out: {lab['ties_left_out']} tied item(s), {lab['judge_errors']} judge error(s)"
+            + (f" (e.g. {lab['judge_error_example']})" if lab["judge_error_example"] else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    from .calibration import calibration_dir
+
+    err.print(f"wrote {calibration_dir(results_dir) / (result['key'] + '.json')}", highlight=False)
+
+
 @app.command("cache")
 def cache_stats(
     path: Path = typer.Option(Path("results/cache/responses.sqlite"), envvar="MEDUNIEVAL_CACHE"),
@@ -642,6 +759,11 @@ def report_metrics_cmd(
         cells = [_pct(b[k]) for k in ("precision", "recall", "f1")]
         table.add_row(name, str(b["n"]), str(b["empty"]), str(b["errors"]), *cells)
     out.print(table)
+
+
+from .data_cmd import data_app  # noqa: E402  (the `data` sub-commands)
+
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper

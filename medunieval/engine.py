@@ -19,6 +19,8 @@ from . import __version__, prompts
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
+from .calibration import attach_calibration, calibration_dir
+from .data.cards import requested_revision
 from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_workers
 from .data.sources import RawRows
 from .distributed.shards import select_shard
@@ -81,6 +83,7 @@ class RunConfig:
     gpus: list[str] | None = None
     concurrency: int | None = None
     judge: str | None = None
+    data_revision: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +163,8 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     }
     if cfg.subset:
         ident["subset"] = {k: v.to_dict() for k, v in sorted(cfg.subset.items())}
+    if cfg.data_revision:  # another dataset revision is another run
+        ident["data_revision"] = dict(sorted(cfg.data_revision.items()))
     digest = sha256_hex(canonical_json(ident).encode())[:10]
     return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
 
@@ -338,7 +343,11 @@ class Engine:
             manifest = rd.read_manifest() or self._new_manifest()
             # Every data source is resolved before any generation: a wrong path for the last
             # benchmark must not surface after hours spent on the first.
-            raws = [b.load_raw(data_path(self.cfg, b)) for b in self.benches]
+            revs = self.cfg.data_revision
+            raws = [
+                b.load_raw(data_path(self.cfg, b), requested_revision(b.name, revs))
+                for b in self.benches
+            ]
             results = [
                 self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
             ]
@@ -409,6 +418,8 @@ class Engine:
             samples = select_shard(bench.name, samples, cfg.num_shards, cfg.shard_index)
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
+            "data_revision": raw.revision,
+            "data_check": raw.check,
             "data_fingerprint": fingerprint,
             "n_samples": len(samples),
             "shard": shard,
@@ -433,6 +444,7 @@ class Engine:
         if self._judge is not None and judge_records(bench, records, self._judge):
             rd.rewrite_records(bench.name, list(self._records.values()))
         summary = summarize(bench, records)
+        attach_calibration(summary, records, calibration_dir(cfg.output.parent))
         write_submission(rd, bench, records, summary)
         summary["usage"] = usage_summary(records, self.preset.options.get("price"))
         summary["generation"] = {
@@ -543,6 +555,7 @@ def rescore(
                 judge_records(bench, records, judge_)
             rd.rewrite_records(name, records)
             summary = summarize(bench, records)
+            attach_calibration(summary, records, calibration_dir(rd.path.parent.parent))
             write_submission(rd, bench, records, summary)
             previous = rd.read_summary(name) or {}
             if "generation" in previous:

@@ -159,6 +159,19 @@ def _subscores(benches: dict[str, Any]) -> str:
     return "\n".join(out) or "<p>No sub-scores.</p>"
 
 
+def _judge_calibration(benches: dict[str, Any]) -> str:
+    """One line per judged benchmark: the judge's calibration, or "uncalibrated"."""
+    from .calibration import describe
+
+    items = [
+        f"<li>{html.escape(name)}: judge {html.escape(', '.join(j.get('judges') or []))} · "
+        f"<span class='calibration'>{html.escape(describe(j.get('calibration')))}</span></li>"
+        for name, s in benches.items()
+        if (j := s.get("judge") or {}).get("judged")
+    ]
+    return f"<ul id='judge-calibration'>{''.join(items)}</ul>" if items else ""
+
+
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;
@@ -233,6 +246,7 @@ def _page(
 red tick = the paper's published value for this model (compat profile).</p>
 <h2>Summary</h2>
 {_summary_table(benches, paper)}
+{_judge_calibration(benches)}
 <h2>Sub-scores</h2>
 {_subscores(benches)}
 <h2>Records</h2>

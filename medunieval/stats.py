@@ -27,3 +27,24 @@ def mcnemar_exact(b: int, c: int) -> float:
     k = min(b, c)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def paired_bootstrap_ci(
+    lost: int, gained: int, n: int, reps: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval for a paired difference of accuracies (candidate minus
+    baseline) over ``n`` paired samples, ``lost`` of them right only in the baseline and
+    ``gained`` right only in the candidate. The pairs are resampled with replacement (a
+    multinomial draw over the three kinds of pair), seeded, so the interval is reproducible.
+    None when ``n == 0``."""
+    if n <= 0:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    same = n - lost - gained
+    draws = rng.multinomial(n, [lost / n, gained / n, same / n], size=reps)
+    diffs = (draws[:, 1] - draws[:, 0]) / n
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(diffs, [tail, 1 - tail])
+    return float(lo), float(hi)

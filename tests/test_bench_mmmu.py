@@ -142,6 +142,18 @@ def test_open_parse_is_a_list_not_the_raw_string():
     assert not mmmu.eval_open("12", "12")
 
 
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [("5mg", []), ("5 mg", ["5"]), ("take 2.5mg", ["2.5"]), ("x=12", ["12"]),
+     ("1e-3", ["1e-3", "-3"]), ("3rd", [])],  # "-3" too: the official parser's own quirk
+)  # fmt: skip
+def test_extract_numbers_keeps_the_official_word_boundary(text, numbers):
+    # Official MMMU ``extract_numbers``: the simple pattern is ``\d+\b``, so a number glued to
+    # a unit ("5mg") is not a number; a decimal still is ("2.5mg": ``\d+\.\d+`` has no \b).
+    assert mmmu.extract_numbers(text) == numbers
+    assert mmmu.eval_open("5", mmmu.parse_open_response("The dose is 5mg")) is False
+
+
 # ------------------------------------------------------------------------- data + end to end
 
 

@@ -323,5 +323,7 @@ def test_compat_judges_the_raw_response_where_medunieval_does():
     rec = Record("1", "x", "B", "mcq", "k", "p", Response(text=text), choices=choices)
     # PMC-VQA / MedFrameQA: no <answer> extraction first, so the first-paragraph rule reads "b".
     assert compat_score(BENCHMARKS.get("medframeqa"), rec)["extracted"] == "b"
+    # MedMNIST-VQA: MedUniEval judges the raw response too (not the <answer> content).
+    assert compat_score(BENCHMARKS.get("medmnist_vqa"), rec)["extracted"] == "b"
     # OmniMedVQA extracts <answer> first, so it reads "c".
     assert compat_score(BENCHMARKS.get("omnimedvqa"), rec)["extracted"] == "c"

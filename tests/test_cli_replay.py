@@ -349,3 +349,23 @@ def test_bad_data_for_a_later_benchmark_fails_before_any_generation(tmp_path, da
     )
     assert res.exit_code == 2 and "pubmedqa" in res.output and "does not exist" in res.output
     assert not (tmp_path / "runs" / "r1" / "medqa" / "records.jsonl").exists()
+
+
+def test_duplicate_ids_get_fresh_names_that_never_collide(tmp_path, fresh_data):
+    """``dup, dup, dup~2`` used to become ``dup, dup~2, dup~2``: one record lost, one counted
+    twice. Renamed ids must be unique across the whole file, and every row keeps a record."""
+    path = fresh_data / "vqa_rad" / "testset.json"
+    rows = json.loads(path.read_text())[:4]
+    for row, qid in zip(rows, ["dup", "dup", "dup~2", "dup"], strict=True):
+        row["qid"] = qid
+    path.write_text(json.dumps(rows))
+    samples = load_samples("vqa_rad", fresh_data)
+    assert [s.id for s in samples] == ["dup", "dup~3", "dup~2", "dup~4"]
+    golds = {s.id: s.answer for s in samples}
+    preds = write_predictions(tmp_path / "p.jsonl", [("vqa_rad", i, a) for i, a in golds.items()])
+    res = replay_cli(tmp_path, preds, ["vqa_rad"], data_dir=fresh_data / "vqa_rad")
+    assert res.exit_code == 0, res.output
+    assert "4 duplicate" not in res.output and "2 duplicate sample id(s) renamed" in res.output
+    records = run_records(tmp_path, "vqa_rad")
+    assert sorted(r["sample_id"] for r in records) == sorted(golds)
+    assert run_summary(tmp_path, "vqa_rad")["n"] == 4

@@ -146,6 +146,33 @@ def test_end_to_end_on_real_rows_with_scripted_grader(tmp_path, scripted_judge):
     assert res.exit_code == 0 and judge_cls.calls == 0
 
 
+def test_failed_generation_stays_in_its_theme_and_axis_breakdowns(tmp_path, scripted_judge):
+    judge_cls, preset = scripted_judge
+    judge_cls.script = staticmethod(rubric_rule)
+    # No prediction for the first row: a failed generation (score 0), which must stay in its
+    # theme and axes (it vanished from both before: theme n = 30 - 1 for its theme).
+    preds = write_predictions(
+        tmp_path / "p.jsonl", [("healthbench", r["prompt_id"], "ok") for r in ROWS[1:]]
+    )
+    data = f"healthbench={FIXTURES / 'healthbench_oss_eval.jsonl'}"
+    replay_cli(tmp_path, preds, ["healthbench"], "--judge", preset, "--data", data)
+    summary = run_summary(tmp_path, "healthbench")
+    strict = summary["profiles"]["strict"]
+    assert summary["errors"] == 1 and strict["n"] == 30
+    themes = [t for r in ROWS for t in r["example_tags"] if t.startswith("theme:")]
+    for theme, entry in strict["subscores"]["theme"].items():
+        assert entry["n"] == themes.count(f"theme:{theme}"), theme
+    assert sum(e["n"] for e in strict["subscores"]["theme"].values()) == len(themes)
+    failed_theme = next(t for t in ROWS[0]["example_tags"] if t.startswith("theme:"))
+    axes = {t for x in ROWS[0]["rubrics"] if x["points"] > 0 for t in x.get("tags", [])}
+    for axis in (a for a in axes if a.startswith("axis:")):
+        n_axis = sum(
+            any(axis in x.get("tags", []) and x["points"] > 0 for x in r["rubrics"]) for r in ROWS
+        )
+        assert strict["subscores"]["axis"][axis[5:]]["n"] == n_axis, axis
+    assert strict["subscores"]["theme"][failed_theme[6:]]["score"] < 1.0
+
+
 def test_ungraded_run_says_how_to_grade(tmp_path):
     preds = write_predictions(
         tmp_path / "p.jsonl", [("healthbench", r["prompt_id"], "ok") for r in ROWS[:3]]

@@ -54,6 +54,7 @@ def test_wheel_ships_presets_demo_data_and_benchmarks(tmp_path):
         "medunieval/reference/representative.yaml",
         "medunieval/configs/suites/ci.yaml",
         "medunieval/configs/suites/paper-table-1.yaml",
+        "medunieval/data/hub_cards.yaml",
     ]:
         assert needed in names, needed
     assert not any(n.startswith(("benchmarks/", "configs/", "tests/")) for n in names)

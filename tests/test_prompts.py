@@ -33,6 +33,30 @@ def test_vqa_prompts(data_root):
     )
 
 
+def test_yes_no_prompt_choice_follows_medunieval_literally(data_root):
+    """VQA-RAD: single-word prompt iff ``answer.lower()`` is yes/no (not stripped); PathVQA: iff
+    the raw answer is. The scoring split stays lower-cased + stripped (closed) in both."""
+    import dataclasses
+
+    one, open_ = (
+        "Answer the question using a single word or phrase.",
+        "Please answer the question concisely.",
+    )
+    base = load_samples("vqa_rad", data_root)[0]
+    cases = [
+        ("vqa_rad", "yes", one), ("vqa_rad", "Yes", one), ("vqa_rad", "NO", one),
+        ("vqa_rad", "yes ", open_), ("vqa_rad", " no", open_),
+        ("path_vqa", "yes", one), ("path_vqa", "no", one), ("path_vqa", "Yes", open_),
+        ("path_vqa", "no ", open_),
+    ]  # fmt: skip
+    for bench, gold, instruction in cases:
+        s = dataclasses.replace(base, benchmark=bench, answer=gold, answer_type="closed")
+        assert prompt(bench, s) == f"{s.question}\n{instruction}", (bench, gold)
+    from medunieval.benchmarks.base import yes_no_closed
+
+    assert {yes_no_closed(g) for _, g, _ in cases} == {"closed"}
+
+
 def test_mcq_prompt_layout_with_trailing_space_after_options(data_root):
     s = load_samples("medqa", data_root)[0]
     opts = "\n".join(f"{k}. {v}" for k, v in s.choices.items())

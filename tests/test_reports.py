@@ -84,6 +84,15 @@ def test_rouge_golden() -> None:
         assert v["rougeL"] == pytest.approx(6 / 7, abs=1e-6)
 
 
+def test_cider_identical_pair_scores_ten_in_both_variants() -> None:
+    # cidereval / pycocoevalcap / the original CIDEr code multiply by 10: a verbatim copy of a
+    # 4+-token reference scores 10.0 (it scored 1.0 in compat before the fix).
+    hyps = [["no", "acute", "cardiopulmonary", "process"], ["heart", "size", "is", "normal"]]
+    refs = [[h] for h in hyps]
+    assert rm.cider(hyps, refs, "cider") == [pytest.approx(10.0), pytest.approx(10.0)]
+    assert rm.cider(hyps, refs, "cider-d") == [pytest.approx(10.0), pytest.approx(10.0)]
+
+
 def test_cider_golden_hand_computed() -> None:
     # refs "a b c" / "a d e" (2 docs): idf(a) = 0, idf(b..e, ab, bc, ...) = log 2.
     # hyp "a b": n=1 cos = L^2 / (L * sqrt(2) L) = 1/sqrt2, n=2 the same, n=3,4: 0.
@@ -93,7 +102,7 @@ def test_cider_golden_hand_computed() -> None:
     assert d[0] == pytest.approx(10 * math.exp(-1 / 72) * (2 / math.sqrt(2)) / 4)
     assert d[1] == 0.0
     c = rm.cider(hyps, refs, "cider")
-    assert c[0] == pytest.approx((2 / math.sqrt(2)) / 4)
+    assert c[0] == pytest.approx(10 * (2 / math.sqrt(2)) / 4)
     assert rm.cider([[]], [[["a"]]])[0] == 0.0
     # a verbatim copy: cosine 1 for n = 1..3, a 3-token sentence has no 4-gram -> 10 * 3/4
     assert rm.cider([["a", "b", "c"], ["a", "d", "e"]], refs, "cider-d") == [

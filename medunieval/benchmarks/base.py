@@ -147,7 +147,8 @@ class Benchmark:
     sample's own closed/open/mcq); the first one stratifies seeded subsets (``suites.py``).
     ``version``: bumped when the samples, prompt or scoring change meaning; recorded in the
     manifest so the leaderboard never mixes results of different versions silently.
-    ``url``: the official data file at a plain URL (downloaded once when no local data is given).
+    ``url``: the official data file at a plain URL (downloaded once when no local data is given);
+    ``url_sha256``: the file's SHA-256, checked after download (None: unpinned, a warning).
     ``judge``: the judge task its records need (``vqa`` | ``rubric`` | ``diagnosis``, see
     ``medunieval/judge.py``); None for rule-scored benchmarks.
     ``volume_spec`` / ``video_spec``: default 3D / video sampling (a model preset's
@@ -179,6 +180,7 @@ class Benchmark:
     row_filter: Callable[[dict[str, Any]], bool] | None = None
     version: str = "1"
     url: str | None = None
+    url_sha256: str | None = None
     judge: str | None = None
     volume_spec: VolumeSpec = VolumeSpec()
     video_spec: VideoSpec = VideoSpec()
@@ -233,8 +235,10 @@ class Benchmark:
             )
         raise ConfigError(f"{self.name}: data path {path} does not exist")
 
-    def load_raw(self, path: Path | None) -> RawRows:
-        """Raw rows from ``path`` (local) or, when None, from the official hub dataset."""
+    def load_raw(self, path: Path | None, revision: str | None = None) -> RawRows:
+        """Raw rows from ``path`` (local) or, when None, from the official hub dataset at its
+        pinned revision (``revision``: another commit, or ``latest``), checked against the
+        recorded card (``data/hub_cards.yaml``)."""
         if path is not None and self.local_reader is not None:
             return self.local_reader(self, path)
         if path is not None:
@@ -248,21 +252,34 @@ class Benchmark:
         if self.hub is None and self.url is not None:
             from ..data.download import fetch_url
 
-            return self.load_raw(fetch_url(self.url, self.name))
+            raw = self.load_raw(fetch_url(self.url, self.name, self.url_sha256))
+            raw.check = "sha256 matches the pinned value" if self.url_sha256 else "unpinned URL"
+            return raw
         if self.hub is None:
             raise ConfigError(
                 f"{self.name} has no hub source; pass local data with --data-dir DIR or "
                 f"--data {self.name}=PATH (expected one of {list(self.local_files)})"
             )
         if self.hub.snapshot:
-            return self.load_raw(snapshot_hub(self.hub, self.name))
-        return load_hub(self.hub, self.name, self.lazy_columns)
+            return self._load_snapshot(revision)
+        return load_hub(self.hub, self.name, self.lazy_columns, revision)
+
+    def _load_snapshot(self, requested: str | None) -> RawRows:
+        """A hub repository read as published files (snapshot), checked like a hub load."""
+        from ..data.cards import check_received, received_fields, resolve_revision
+
+        assert self.hub is not None
+        revision = resolve_revision(self.name, self.hub.revision, requested)
+        raw = self.load_raw(snapshot_hub(self.hub, self.name, revision))
+        raw.check = check_received(self.name, received_fields(raw.rows), len(raw), requested)
+        raw.revision = revision
+        raw.origin = f"{self.hub.describe(revision)} ({raw.origin})"
+        return raw
 
     def samples(self, raw: RawRows) -> list[Sample]:
         """Map raw rows to samples. A row that cannot be mapped becomes a sample carrying a
         ``malformed_row`` error (named field and file) so it still counts."""
         out: list[Sample] = []
-        seen: dict[str, int] = {}
         for index, row in raw:
             if self.row_filter is not None and not self.row_filter(row):
                 continue
@@ -287,17 +304,16 @@ class Benchmark:
                     row,
                     SampleError("malformed_row", f"{ctx.where}: {type(exc).__name__}: {exc}"),
                 )
-            if sample.id in seen:
-                seen[sample.id] += 1
-                new_id = f"{sample.id}~{seen[sample.id]}"
-                print(
-                    f"warning: {self.name}: duplicate sample id {sample.id!r}; using {new_id!r}",
-                    file=sys.stderr,
-                )
-                sample.id = new_id
-            else:
-                seen[sample.id] = 1
             out.append(sample)
+        renamed = unique_ids(out)
+        if renamed:
+            shown = ", ".join(f"{old!r} -> {new!r}" for old, new in renamed[:3])
+            more = f" (+{len(renamed) - 3} more)" if len(renamed) > 3 else ""
+            print(
+                f"warning: {self.name}: {len(renamed)} duplicate sample id(s) renamed: "
+                f"{shown}{more}",
+                file=sys.stderr,
+            )
         return out
 
     def _broken(self, index: int, row: dict[str, Any], err: SampleError) -> Sample:
@@ -351,9 +367,48 @@ def gold_letter(choices: dict[str, str], value: Any) -> str:
     raise ValueError(f"answer {text!r} is neither an option letter nor an option text")
 
 
+def unique_ids(samples: list[Sample]) -> list[tuple[str, str]]:
+    """Give every repeated sample id a fresh ``<id>~<k>`` (smallest k >= 2 that no sample of the
+    dataset carries, nor an earlier renaming took), in dataset order; the first occurrence keeps
+    its id. Returns the ``(old, new)`` pairs. ``dup, dup, dup~2`` -> ``dup, dup~3, dup~2``: a
+    generated id never collides with a real one, wherever that occurs in the file."""
+    taken = {s.id for s in samples}
+    seen: set[str] = set()
+    renamed: list[tuple[str, str]] = []
+    for sample in samples:
+        if sample.id not in seen:
+            seen.add(sample.id)
+            continue
+        k = 2
+        while f"{sample.id}~{k}" in taken:
+            k += 1
+        new_id = f"{sample.id}~{k}"
+        taken.add(new_id)
+        seen.add(new_id)
+        renamed.append((sample.id, new_id))
+        sample.id = new_id
+    return renamed
+
+
 def yes_no_closed(answer: str) -> Literal["closed", "open"]:
     """MedUniEval's VQA-RAD/PathVQA rule: closed iff the gold answer is yes or no."""
     return "closed" if answer.strip().lower() in {"yes", "no"} else "open"
+
+
+def yes_no_prompt(lower: bool) -> Callable[[Benchmark, Sample, bool], str]:
+    """MedUniEval's prompt choice for VQA-RAD / PathVQA, on the gold exactly as stored: the
+    single-word (judgement) prompt iff the gold is ``yes``/``no`` — lower-cased but *not*
+    stripped for VQA-RAD (``lower=True``), as is for PathVQA (``lower=False``) — else the open
+    prompt. The closed/open split used for scoring is ``yes_no_closed`` (lower-cased and
+    stripped, MedUniEval's ``cal_metrics``), so a gold ``"yes "`` or PathVQA ``"Yes"`` is asked
+    with the open prompt yet scored as a closed question, as in MedUniEval."""
+
+    def build(bench: Benchmark, sample: Sample, reasoning: bool) -> str:
+        gold = sample.answer.lower() if lower else sample.answer
+        style = "judgement" if gold in ("yes", "no") else "open"
+        return prompts.short_answer(sample.question, style, bench.lang, reasoning)
+
+    return build
 
 
 def yes_no_vqa_sample(

@@ -3,8 +3,9 @@ split ``test``). MedUniEval's 7 subjects: anatomy, clinical_knowledge, college_m
 genetics, nutrition, traditional_chinese_medicine, virology. Schema: Question, A, B, C, D,
 Answer (the official CSVs also carry an unnamed index column). The subject comes from a
 ``subject``/``task`` column when present, else from the file name ``<subject>.csv``, else it is
-unknown. The hub source is the first subject only (the loader reads one config); the full set
-needs the subject CSVs as a folder (``test/*.csv`` or ``*.csv``): every match is read as one
+unknown. The hub repository is a loading script (``cmmlu.py``, refused by datasets >= 4) next to
+``cmmlu_v1_0_1.zip``: it is downloaded as a snapshot and the archive's ``test/*.csv`` are read,
+like a local folder of subject CSVs (``test/*.csv`` or ``*.csv``): every match is read as one
 split and non-medical subjects are filtered out. Chinese MedUniEval prompt, choices written
 ``A.text``; sub-scores by subject."""
 
@@ -64,8 +65,14 @@ BENCHMARK = Benchmark(
     title="CMMLU-Med",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("haonan-li/cmmlu", split="test", config=SUBJECTS[0]),
-    local_files=("test/*.csv", "*.csv"),
+    hub=HubSource(
+        "haonan-li/cmmlu",
+        split="test",
+        snapshot=True,
+        archives=("cmmlu_v1_0_1.zip",),
+        revision="efcc940752ea4a1ea94d2727f11f83858d64fc8e",
+    ),
+    local_files=("test/*.csv", "*/test/*.csv", "*.csv"),
     choice_format="{letter}.{text}",
     group_by=("subject",),
     lang="zh",

@@ -35,7 +35,11 @@ BENCHMARK = Benchmark(
     title="MedMCQA",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("openlifescienceai/medmcqa", split="validation"),
+    hub=HubSource(
+        "openlifescienceai/medmcqa",
+        split="validation",
+        revision="91c6572c454088bf71b679ad90aa8dffcd0d5868",
+    ),
     local_files=("validation.parquet", "dev.json", "dev.jsonl", "validation.jsonl", "test.jsonl"),
     group_by=("subject",),
     description="Indian medical entrance MCQ, validation split (4,183)",

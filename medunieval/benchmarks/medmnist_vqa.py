@@ -14,6 +14,8 @@ too), a JSON list of LLaVA-style rows::
   directly.", with ``<image>\\n`` then ``<image>`` removed (MedUniEval, verbatim).
 - Gold: ``answer`` as stored, mapped to a letter (a letter, "A. text", or an option text).
 - First image of ``images`` only; sub-scores by ``split`` (the MedMNIST subset).
+- Compat judges the raw response (MedUniEval extracts no ``<answer>`` here, as for PMC-VQA and
+  MedFrameQA).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ BENCHMARK = Benchmark(
     hub=None,
     local_files=("medminist_test.json", "medmnist_test.json"),
     choice_format="{text}",  # MedUniEval's judge compares against the bare option texts
+    compat_answer_tag=False,  # MedUniEval judges the raw response here (no <answer> first)
     prompt_builder=build_prompt,
     image_dirs=("", "images"),
     group_by=("split",),

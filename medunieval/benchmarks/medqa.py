@@ -25,7 +25,11 @@ BENCHMARK = Benchmark(
     title="MedQA",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("GBaker/MedQA-USMLE-4-options", split="test"),
+    hub=HubSource(
+        "GBaker/MedQA-USMLE-4-options",
+        split="test",
+        revision="0fb93dd23a7339b6dcd27e241cb9b5eca62d4d18",
+    ),
     local_files=("test.jsonl", "test.parquet", "phrases_no_exclude_test.jsonl"),
     group_by=("step",),
     description="USMLE-style 4-option MCQ, 1,273 test questions",

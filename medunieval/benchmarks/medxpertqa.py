@@ -33,7 +33,12 @@ BENCHMARK = Benchmark(
     title="MedXpertQA-Text",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("TsinghuaC3I/MedXpertQA", split="test", config="Text"),
+    hub=HubSource(
+        "TsinghuaC3I/MedXpertQA",
+        split="test",
+        config="Text",
+        revision="f4e6fe7e5a9e13d6c97d7aa2b91cdd8b80c9cc61",
+    ),
     local_files=("Text/test.jsonl", "test.jsonl", "test.parquet"),
     group_by=META_KEYS,
     description="Expert-level text MCQ (10 options), 2,450 test questions",

@@ -52,6 +52,7 @@ BENCHMARK = Benchmark(
         config="MM",
         snapshot=True,
         archives=("images.zip",),
+        revision="f4e6fe7e5a9e13d6c97d7aa2b91cdd8b80c9cc61",
     ),
     local_files=("MM/test.jsonl", "test.jsonl", "test.parquet"),
     image_dirs=("images", ""),

@@ -46,7 +46,9 @@ BENCHMARK = Benchmark(
     title="MMLU-Pro-Med",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("TIGER-Lab/MMLU-Pro", split="test"),
+    hub=HubSource(
+        "TIGER-Lab/MMLU-Pro", split="test", revision="62a98303d9e610d626b6b5e6c047dd5fac6af9f1"
+    ),
     local_files=("mmlu_pro_test.json", "test.jsonl", "test.parquet", "test.json"),
     group_by=("source",),
     prompt_builder=build_prompt,

@@ -66,7 +66,11 @@ BENCHMARK = Benchmark(
     task="mcq",
     to_sample=to_sample,
     hub=HubSource(
-        "foreverbeliever/OmniMedVQA", split="test", snapshot=True, archives=("OmniMedVQA.zip",)
+        "foreverbeliever/OmniMedVQA",
+        split="test",
+        snapshot=True,
+        archives=("OmniMedVQA.zip",),
+        revision="1ba51c28fc0773bdf7efb8396e5bcfd4227e22da",
     ),
     local_files=(
         f"{QA_DIR}/*.json",

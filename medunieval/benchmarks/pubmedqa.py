@@ -66,7 +66,11 @@ BENCHMARK = Benchmark(
     title="PubMedQA",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("openlifescienceai/pubmedqa", split="test"),
+    hub=HubSource(
+        "openlifescienceai/pubmedqa",
+        split="test",
+        revision="50fc41dcd0bd6eb63c18d436d854c6f9e8f3c7e2",
+    ),
     local_files=("test.parquet", "ori_pqal.json", "pubmedqa_pqal_test.json"),
     choice_format="{letter}.{text}",
     group_by=("label",),

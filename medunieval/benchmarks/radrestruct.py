@@ -135,7 +135,7 @@ def build_prompt(bench: Benchmark, sample: Sample, reasoning: bool) -> str:
 class _LocalOnly(Benchmark):
     """A benchmark without a hub source whose error names where the data comes from."""
 
-    def load_raw(self, path: Path | None) -> RawRows:
+    def load_raw(self, path: Path | None, revision: str | None = None) -> RawRows:
         if path is None:
             raise ConfigError(
                 "radrestruct has no hub source: the test set is distributed by the Rad-ReStruct "

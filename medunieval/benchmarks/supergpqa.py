@@ -30,7 +30,9 @@ BENCHMARK = Benchmark(
     title="SuperGPQA-Med",
     task="mcq",
     to_sample=to_sample,
-    hub=HubSource("m-a-p/SuperGPQA", split="train"),
+    hub=HubSource(
+        "m-a-p/SuperGPQA", split="train", revision="05eef0be7d48bb605979bc70f9b95b1a9d417073"
+    ),
     local_files=("SuperGPQA-all.jsonl", "train.jsonl", "train.parquet"),
     choice_format="{letter}.{text}",
     row_filter=lambda row: row.get("discipline") == "Medicine",

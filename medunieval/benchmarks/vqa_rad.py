@@ -8,7 +8,7 @@ from typing import Any
 
 from ..data.sources import HubSource
 from ..types import Sample
-from .base import Benchmark, RowContext, yes_no_vqa_sample
+from .base import Benchmark, RowContext, yes_no_prompt, yes_no_vqa_sample
 
 
 def to_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
@@ -22,11 +22,16 @@ BENCHMARK = Benchmark(
     title="VQA-RAD",
     task="vqa",
     to_sample=to_sample,
-    hub=HubSource("flaviagiammarino/vqa-rad", split="test"),
+    hub=HubSource(
+        "flaviagiammarino/vqa-rad",
+        split="test",
+        revision="0be11a5dbdd87e29586d0c9028153cb4f44dc877",
+    ),
     local_files=("test.parquet", "testset.json", "test.json", "VQA_RAD Dataset Public.json"),
     lazy_columns=("image",),
     image_dirs=("", "images", "VQA_RAD Image Folder"),
     group_by=("answer_type", "question_type", "image_organ"),
+    prompt_builder=yes_no_prompt(lower=True),  # MedUniEval's prompt choice, see yes_no_prompt
     compat_vqa="vqa_rad",
     judge="vqa",
     max_new_tokens=128,

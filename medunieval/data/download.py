@@ -3,8 +3,10 @@ cache; without network, a one-line error naming the ``--data`` fix, at once."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -31,11 +33,40 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def fetch_url(url: str, bench: str) -> Path:
-    """The local copy of ``url`` (downloaded atomically on first use)."""
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: Path, sha256: str | None, bench: str, url: str) -> Path:
+    """``path`` when its SHA-256 is ``sha256``; a one-line error otherwise. Without a pinned
+    value: a warning that the file is unpinned."""
+    if sha256 is None:
+        print(
+            f"WARNING: {bench}: {url} is not pinned by a SHA-256; the file may change under the "
+            f"same URL",
+            file=sys.stderr,
+        )
+        return path
+    got = file_sha256(path)
+    if got != sha256:
+        raise ConfigError(
+            f"{bench}: {path} has SHA-256 {got}, the pinned value is {sha256}: the published "
+            f"file changed (or the download is corrupt); delete it to download again, or pass "
+            f"a verified copy with --data {bench}=PATH"
+        )
+    return path
+
+
+def fetch_url(url: str, bench: str, sha256: str | None = None) -> Path:
+    """The local copy of ``url`` (downloaded atomically on first use), checked against the
+    pinned ``sha256``."""
     target = download_dir() / bench / Path(urlparse(url).path).name
     if target.is_file():
-        return target
+        return verify_sha256(target, sha256, bench, url)
     fix = f"download {url} on a machine with network access and pass it with --data {bench}=PATH"
     if hub_offline() or not _reachable(url):
         raise ConfigError(f"{bench}: no network access to {urlparse(url).hostname}; {fix}")
@@ -49,4 +80,4 @@ def fetch_url(url: str, bench: str) -> Path:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise ConfigError(f"{bench}: cannot download {url} ({exc}); {fix}") from exc
-    return target
+    return verify_sha256(target, sha256, bench, url)

@@ -24,17 +24,20 @@ LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 @dataclass(frozen=True)
 class HubSource:
-    """An official HF dataset: id, optional config name, split."""
+    """An official HF dataset: id, optional config name, split, and the commit it is pinned to
+    (``revision``; None = unpinned, see ``data/hub_cards.yaml`` for why)."""
 
     id: str
     split: str
     config: str | None = None
     snapshot: bool = False
     archives: tuple[str, ...] = ()
+    revision: str | None = None
 
-    def describe(self) -> str:
+    def describe(self, revision: str | None = None) -> str:
         cfg = f" config {self.config}" if self.config else ""
-        return f"HF {self.id}{cfg} split {self.split}"
+        rev = f"@{revision[:12]}" if revision else ""
+        return f"HF {self.id}{rev}{cfg} split {self.split}"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class RawRows:
     root: Path | None = None
     lazy: Callable[[int, str], Any] | None = field(default=None, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    revision: str | None = None
+    check: str | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -215,8 +220,29 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def load_hub(source: HubSource, bench: str, lazy_columns: tuple[str, ...] = ()) -> RawRows:
-    """Load an official HF dataset; without network, fail at once with the local-data fix."""
+def hub_location(source: HubSource) -> str:
+    """What ``datasets.load_dataset`` is given for ``source``: its hub id (tests point it at a
+    local stand-in of the repository, so the same loading code runs)."""
+    return source.id
+
+
+def hub_snapshot(repo_id: str, revision: str | None) -> Path:
+    """A local copy of a hub dataset repository at ``revision`` (``huggingface_hub``)."""
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision))
+
+
+def load_hub(
+    source: HubSource,
+    bench: str,
+    lazy_columns: tuple[str, ...] = (),
+    requested: str | None = None,
+) -> RawRows:
+    """Load an official HF dataset at its pinned revision (or the ``requested`` one) and check
+    it against its recorded card; without network, fail at once with the local-data fix."""
+    from .cards import check_received, received_features, resolve_revision
+
     fix = (
         f"download {source.id} on a machine with network access and pass it with "
         f"`--data-dir DIR` (or `--data {bench}=PATH`), or pre-fill the HF cache and set "
@@ -227,14 +253,18 @@ def load_hub(source: HubSource, bench: str, lazy_columns: tuple[str, ...] = ()) 
     try:
         import datasets
 
-        kwargs: dict[str, Any] = {"split": source.split}
+        revision = resolve_revision(bench, source.revision, requested)
+        kwargs: dict[str, Any] = {"split": source.split, "revision": revision}
         if source.config:
             kwargs["name"] = source.config
-        ds = datasets.load_dataset(source.id, **kwargs)
+        ds = datasets.load_dataset(hub_location(source), **kwargs)
     except Exception as exc:  # datasets raises many types; all mean "no data"
         msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ConfigError(f"{bench}: cannot load {source.describe()} ({msg}); {fix}") from exc
-    return _from_dataset(ds, source.describe(), None, lazy_columns)
+    check = check_received(bench, received_features(ds), ds.num_rows, requested)
+    raw = _from_dataset(ds, source.describe(revision), None, lazy_columns)
+    raw.revision, raw.check = revision, check
+    return raw
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
@@ -261,9 +291,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
             tf.extractall(dest, filter="data")
 
 
-def snapshot_hub(source: HubSource, bench: str) -> Path:
-    """Download a hub dataset repository (files as published, e.g. SLAKE's test.json and
-    imgs.zip) and unpack its archives once; returns the local folder."""
+def snapshot_hub(source: HubSource, bench: str, revision: str | None = None) -> Path:
+    """Download a hub dataset repository at ``revision`` (files as published, e.g. SLAKE's
+    test.json and imgs.zip) and unpack its archives once; returns the local folder."""
     fix = (
         f"download the {source.id} repository elsewhere and pass the folder with "
         f"`--data {bench}=DIR`"
@@ -271,9 +301,7 @@ def snapshot_hub(source: HubSource, bench: str) -> Path:
     if not hub_offline() and not hub_reachable():
         raise ConfigError(f"{bench}: the Hugging Face hub is unreachable; {fix}")
     try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(source.id, repo_type="dataset"))
+        folder = hub_snapshot(source.id, revision)
     except Exception as exc:
         raise ConfigError(f"{bench}: cannot download {source.id} ({exc}); {fix}") from exc
     for name in source.archives:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..benchmarks import BENCHMARKS
+from ..calibration import attach_calibration, calibration_dir
 from ..engine import write_run_summary, write_submission
 from ..errors import ConfigError, MedUniEvalError
 from ..rundir import RunDir
@@ -145,6 +146,7 @@ def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = Fa
             (output / bench_name).mkdir(parents=True, exist_ok=True)
             out_rd.rewrite_records(bench_name, records)
             summary = summarize(bench, records)
+            attach_calibration(summary, records, calibration_dir(output.parent.parent))
             write_submission(out_rd, bench, records, summary)
             price = ((first.get("model") or {}).get("options") or {}).get("price")
             summary["usage"] = usage_summary(records, price)

@@ -10,11 +10,20 @@ from collections.abc import Callable
 from .reference import RefTable, Row, compute_marks
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html")
-MARKER_SIGNS = {"profile": "†", "version": "‡", "partial": "*"}
+MARKER_SIGNS = {
+    "profile": "†",
+    "version": "‡",
+    "partial": "*",
+    "uncalibrated": "°",
+    "calibrated": "ᵏ",
+}
 LEGEND = {
     "profile": "† scored with another profile than the table's",
     "version": "‡ another benchmark version than the table's",
     "partial": "* partial run (--limit or a subset): not comparable with the full benchmark",
+    "uncalibrated": "° judged by a judge with no calibration for its template "
+    "(medunieval judge calibrate)",
+    "calibrated": "ᵏ judged by a calibrated judge (kappa in the run's summary.json)",
 }
 
 
@@ -64,7 +73,7 @@ def _legend(table: RefTable, delta: bool, ci: bool) -> list[str]:
         lines.append("(±x.x) = difference to the published value of the same model.")
     if ci:
         lines.append("[lo, hi] = 95% Wilson score interval from the run's correct / n.")
-    lines += [LEGEND[m] for m in ("profile", "version", "partial") if m in used]
+    lines += [LEGEND[m] for m in LEGEND if m in used]
     return lines
 
 
@@ -112,6 +121,8 @@ def _tex(text: str) -> str:
         ("±", r"$\pm$"),
         ("†", r"$^\dagger$"),
         ("‡", r"$^\ddagger$"),
+        ("°", r"$^\circ$"),
+        ("ᵏ", r"$^\kappa$"),
     ):
         text = text.replace(a, b)
     return text

@@ -107,6 +107,10 @@ def run_cells(
             cell["markers"].append("version")
         if run.partial:
             cell["markers"].append("partial")
+        judge = (summ or {}).get("judge") or {}
+        if judge.get("judged"):
+            status = (judge.get("calibration") or {}).get("status")
+            cell["markers"].append("calibrated" if status == "calibrated" else "uncalibrated")
         cells[i] = cell
     return values, cells
 

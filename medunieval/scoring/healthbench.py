@@ -78,6 +78,16 @@ def record_verdict(rec: Record) -> dict[str, Any]:
     }
 
 
+def failed_metrics(rec: Record) -> dict[str, float]:
+    """A failed generation's metrics: graded as a response that meets no rubric item, so it
+    scores 0 overall and stays in its example tags (themes) and rubric tags (axes), as every
+    example does in the official code."""
+    rubrics = rec.meta.get("rubrics") or []
+    tags = rec.meta.get("example_tags") or []
+    metrics = example_metrics(rubrics, [False] * len(rubrics), tags) if rubrics else None
+    return metrics if metrics is not None else {"overall_score": 0.0, **dict.fromkeys(tags, 0.0)}
+
+
 def _clipped_mean(values: Sequence[float]) -> float:
     import numpy as np
 
@@ -123,8 +133,9 @@ def _groups(final: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def summarize(bench: Any, records: list[Record]) -> dict[str, Any]:
     """A HealthBench benchmark summary. Failed generations count as score 0 (they stay in the
-    denominator); ungraded records (no judge yet, or a judge error) are left out of the score
-    and counted (``ungraded``, ``judge.errors``)."""
+    denominator and in their theme and axis breakdowns, see ``failed_metrics``); ungraded
+    records (no judge yet, or a judge error) are left out of the score and counted
+    (``ungraded``, ``judge.errors``)."""
     n = len(records)
     kinds = Counter(k for k in (r.error_kind() for r in records) if k is not None)
     failed = sum(kinds.values())
@@ -132,7 +143,7 @@ def summarize(bench: Any, records: list[Record]) -> dict[str, Any]:
     ungraded = 0
     for rec in records:
         if rec.failed:
-            per_example.append({"overall_score": 0.0})
+            per_example.append(failed_metrics(rec))
             continue
         verdict = rec.scores.get("strict") or record_verdict(rec)
         if not verdict.get("graded"):

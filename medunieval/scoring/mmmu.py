@@ -127,7 +127,8 @@ def normalize_str(string: str) -> list[str | float]:
 
 _NUM_COMMAS = re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b")
 _NUM_SCI = re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+")
-_NUM_SIMPLE = re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+)(?![eE][+-]?\d+)(?![,\d])")
+# The official parser's ``\d+\b``: "5mg" holds no number (only "5 mg" does).
+_NUM_SIMPLE = re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])")
 
 
 def extract_numbers(string: str) -> list[str]:

@@ -115,9 +115,10 @@ def cider(
     list of references per sample). TF-IDF n-gram vectors, document frequencies over all
     samples' references, cosine similarity averaged over references and over n = 1..``n``.
 
-    ``cider-d``: hypothesis counts clipped by the reference's, a Gaussian length penalty
-    ``exp(-(len_h - len_r)^2 / (2 sigma^2))`` and the factor 10. ``cider``: the original form
-    (no clipping, no penalty, no factor). A sample whose hypothesis is empty scores 0.
+    ``cider-d``: hypothesis counts clipped by the reference's and a Gaussian length penalty
+    ``exp(-(len_h - len_r)^2 / (2 sigma^2))``. ``cider``: the original form (no clipping, no
+    penalty). Both carry the factor 10 of the original CIDEr code (and of pycocoevalcap and
+    ``cidereval``), so a verbatim copy scores 10. A sample whose hypothesis is empty scores 0.
     """
     if variant not in ("cider", "cider-d"):
         raise ValueError(f"unknown CIDEr variant {variant!r}")
@@ -159,7 +160,7 @@ def cider(
                 per_n += sim
             total += per_n / n
         score = total / len(sample_refs)
-        scores.append(score * 10.0 if variant == "cider-d" else score)
+        scores.append(score * 10.0)
     return scores
 
 
