@@ -408,7 +408,7 @@ def list_(
                     b.description,
                 )
         elif what == "models":
-            from .model_routes import paper_rows, route, how_tested
+            from .model_routes import how_tested, paper_rows, route
 
             table = Table(title="Model presets: how each runs and how its route is tested")
             for col in ("preset", "paper row", "route", "model", "tested by"):

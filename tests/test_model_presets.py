@@ -15,7 +15,7 @@ from medunieval.backends.openai_api import OpenAIBackend
 from medunieval.cli import app
 from medunieval.errors import ConfigError
 from medunieval.leaderboard.reference import load_table
-from medunieval.model_routes import API, HF_NATIVE, HF_REMOTE, SERVE, paper_rows, route, how_tested
+from medunieval.model_routes import API, HF_NATIVE, HF_REMOTE, SERVE, how_tested, paper_rows, route
 from medunieval.presets import builtin_presets, resolve_model
 from medunieval.types import GenParams, Message, Request, TextPart
 
