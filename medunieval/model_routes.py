@@ -58,7 +58,7 @@ def how_tested(preset: ModelPreset) -> str:
             )
         return "not exercised: no tiny model of its architecture"
     if kind == HF_REMOTE:
-        return "stand-in following the published remote-code interface (test_hf_backend)"
+        return "stand-in following the published remote-code interface (test_hulumed)"
     if kind.startswith(VLLM):
         return (
             "vllm backend with a fake vLLM registry (test_vllm_backend); the architecture "

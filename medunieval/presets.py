@@ -21,8 +21,9 @@ class ModelPreset:
     """How to load and prompt one model.
 
     ``backend``: hf | vllm | openai | replay. ``model``: hub id or local path. ``adapter`` (hf):
-    ``auto`` | ``vlm`` (AutoProcessor + chat template) | ``causal_lm`` (text-only) | ``hulumed``
-    (Hulu-Med remote-code API). ``generation`` overrides generation defaults; ``options`` holds
+    ``auto`` | ``vlm`` (AutoProcessor + chat template) | ``mllama`` (``vlm`` for Llama 3.2 Vision)
+    | ``causal_lm`` (text-only) | ``hulumed`` (Hulu-Med remote-code API) | ``video_llama3``.
+    ``generation`` overrides generation defaults; ``options`` holds
     backend-specific settings (attn_implementation, device_map, batch_size, ...). ``group``:
     the leaderboard row group a run of this model goes into (``proprietary``,
     ``general_lt10b``, ``general_gt10b``, ``medical_lt10b``, ``medical_gt10b``).
