@@ -123,6 +123,8 @@ def load_labels(path: Path) -> tuple[str, list[LabelItem], int]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError(f"cannot read --labels {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--labels {path}: not UTF-8 (byte {exc.start})") from None
     task: str | None = None
     items: list[LabelItem] = []
     ties = 0
@@ -134,6 +136,8 @@ def load_labels(path: Path) -> tuple[str, list[LabelItem], int]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: nested too deeply") from None
         if not isinstance(row, dict):
             raise ConfigError(f"{where}: expected a JSON object")
         kind = "rubric" if "binary_labels" in row else "vqa"

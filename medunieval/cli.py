@@ -9,6 +9,7 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,7 +43,7 @@ class RateColumn(ProgressColumn):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -241,6 +242,12 @@ def run(
         help="Judge model preset (name, YAML, model dir or hub id) for open VQA answers, "
         "HealthBench rubrics and RareBench diagnoses; verdicts are cached and kept in records.",
     ),
+    max_image_pixels: int | None = typer.Option(
+        None,
+        min=1,
+        help="Images with more pixels are the sample's media_too_large error (default: the "
+        "preset's max_image_pixels option, else 89,478,485).",
+    ),
     data_revision: list[str] = typer.Option(
         [],
         "--data-revision",
@@ -250,7 +257,8 @@ def run(
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped."""
     from .data_cmd import parse_revisions
-    from .engine import Engine, RunConfig
+    from .engine import Engine, RunConfig, store_path
+    from .preflight import check_device, check_output, check_store
 
     try:
         profiles = _profiles(profile)
@@ -288,11 +296,14 @@ def run(
             gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus else None,
             concurrency=concurrency,
             judge=judge,
+            max_image_pixels=max_image_pixels,
             data_revision=parse_revisions(
                 [f"{k}={v}" for k, v in (cfg_file.get("data_revision") or {}).items()]
                 + list(data_revision)
             ),
         )
+        check_device(cfg.device)  # everything checkable is checked before a model loads
+        check_output(cfg.output)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -314,6 +325,8 @@ def run(
                     progress.advance(tasks[name], advance)
 
             engine = Engine(cfg, progress=hook)
+            if cfg.use_cache and engine.uses_store:
+                check_store(store_path(cfg))
             err.print(f"run directory: {engine.run_dir.path}", highlight=False)
             if cfg.executor == "ray":
                 from .distributed.ray_executor import run_ray
@@ -693,9 +706,13 @@ def cache_stats(
 
     if not path.exists():
         _fail(ConfigError(f"no response store at {path}"))
-    store = ResponseStore(path)
+    try:
+        store = ResponseStore(path)
+        stats = store.stats()
+    except MedUniEvalError as exc:
+        _fail(exc)
     table = Table("model fingerprint", "responses")
-    for fp, n in store.stats().items():
+    for fp, n in stats.items():
         table.add_row(fp, str(n))
     out.print(table)
     store.close()

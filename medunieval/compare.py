@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .rundir import RunDir
 from .stats import mcnemar_exact, paired_bootstrap_ci
 
 # Per-record fields that must be equal for two records to be the same input.
@@ -68,20 +69,10 @@ class RunView:
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # benchmark -> summary
 
 
-def _records(path: Path) -> dict[str, dict[str, Any]]:
-    """Raw records of one ``records.jsonl``, the last one per sample id, in first-seen order."""
-    out: dict[str, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # a partial last line from a crash
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "sample_id" in rec:
-                out[str(rec["sample_id"])] = rec
-    return out
+def _records(rd: RunDir, bench: str) -> dict[str, dict[str, Any]]:
+    """Raw records of one benchmark, the last one per sample id, in first-seen order (damaged
+    lines skipped with one warning, by ``rundir``)."""
+    return {rec["sample_id"]: rec for rec in rd.read_record_dicts(bench)}
 
 
 def load_run(path: Path) -> RunView:
@@ -90,19 +81,14 @@ def load_run(path: Path) -> RunView:
     files = sorted(path.glob("*/records.jsonl")) if path.is_dir() else []
     if not files:
         raise ConfigError(f"{path}: not a run directory (no <bench>/records.jsonl)")
-    manifest: dict[str, Any] = {}
-    if (path / "manifest.json").is_file():
-        try:
-            manifest = json.loads((path / "manifest.json").read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read {path / 'manifest.json'}: {exc}") from None
+    rd = RunDir(path)
+    manifest: dict[str, Any] = rd.read_manifest() or {}  # damaged -> one line, exit 2
     summaries = {}
     for f in files:
-        try:
-            summaries[f.parent.name] = json.loads((f.parent / "summary.json").read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
-            pass
-    records = {f.parent.name: _records(f) for f in files}
+        summary = rd.read_summary(f.parent.name, lenient="compared without it")
+        if summary is not None:
+            summaries[f.parent.name] = summary
+    records = {f.parent.name: _records(rd, f.parent.name) for f in files}
     return RunView(path, path.name, manifest, records, summaries)
 
 

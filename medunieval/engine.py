@@ -83,6 +83,7 @@ class RunConfig:
     gpus: list[str] | None = None
     concurrency: int | None = None
     judge: str | None = None
+    max_image_pixels: int | None = None
     data_revision: dict[str, str] = field(default_factory=dict)
 
 
@@ -330,6 +331,11 @@ class Engine:
         return self._backend
 
     @property
+    def uses_store(self) -> bool:
+        """Whether this run reads / writes the response store (its backend is cacheable)."""
+        return bool(getattr(BACKENDS.get(self.preset.backend), "cacheable", True))
+
+    @property
     def store(self) -> ResponseStore | None:
         if self._store is None and self.cfg.use_cache and self.backend.cacheable:
             self._store = ResponseStore(store_path(self.cfg))
@@ -340,7 +346,7 @@ class Engine:
         rd.lock()
         started = time.time()
         try:
-            manifest = rd.read_manifest() or self._new_manifest()
+            manifest = rd.read_manifest(on_damage="set_aside") or self._new_manifest()
             # Every data source is resolved before any generation: a wrong path for the last
             # benchmark must not surface after hours spent on the first.
             revs = self.cfg.data_revision
@@ -428,7 +434,7 @@ class Engine:
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
         }
-        self._specs = media_specs(bench, self.preset.options)
+        self._specs = media_specs(bench, self.preset.options, cfg.max_image_pixels)
         if any(m.kind != "image" for s in samples for m in s.media):
             manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
@@ -557,12 +563,12 @@ def rescore(
             summary = summarize(bench, records)
             attach_calibration(summary, records, calibration_dir(rd.path.parent.parent))
             write_submission(rd, bench, records, summary)
-            previous = rd.read_summary(name) or {}
+            previous = rd.read_summary(name, lenient=True) or {}
             if "generation" in previous:
                 summary["generation"] = previous["generation"]
             rd.write_summary(name, summary)
             out[name] = summary
-        manifest = rd.read_manifest() or {}
+        manifest = rd.read_manifest(on_damage="warn") or {}
         if judge_ is not None and manifest:
             manifest["judge"] = judge_.describe()
             rd.write_manifest(manifest)

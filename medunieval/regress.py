@@ -10,14 +10,13 @@ score is below the lower end of the baseline's 95% Wilson interval minus ``toler
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .rundir import RunDir
+from .rundir import RunDir, read_json_file
 from .stats import mcnemar_exact, wilson_interval
 
 
@@ -49,10 +48,10 @@ class Verdict:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = read_json_file(path, "summary")  # damaged -> one line, exit 2
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is damaged (a JSON {type(data).__name__}, not an object)")
+    return data
 
 
 def load_side(path: Path, profile: str, label: str, need_records: bool = False) -> Side:

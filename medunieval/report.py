@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .leaderboard.reference import load_table, reference_value, table_ids
-from .rundir import RunDir
+from .rundir import DamagedFile, RunDir
 from .types import Record
 
 MAX_TEXT = 4000  # characters of prompt / response kept per record in the page
@@ -47,7 +47,7 @@ def _thumbnail(source: str, size: int = 96) -> str | None:
             img.thumbnail((size, size))
             buf = io.BytesIO()
             img.save(buf, format="JPEG", quality=70)
-    except (OSError, ValueError):
+    except Exception:  # a damaged or oversized image (DecompressionBombError) gets no thumbnail
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
@@ -82,11 +82,13 @@ def record_row(rec: Record, thumbs: bool) -> dict[str, Any]:
 def build_report(run_path: Path, max_thumbnails: int = 500) -> str:
     """The HTML page for the run at ``run_path``."""
     rd = RunDir(run_path)
-    summary_path = run_path / "summary.json"
-    if not summary_path.is_file():
+    try:
+        summary = rd.read_run_summary()
+    except DamagedFile as exc:
+        raise ConfigError(f"{exc}; `medunieval rescore {run_path}` rebuilds it") from None
+    if summary is None:
         raise ConfigError(f"{run_path}: not a run directory (no summary.json)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    manifest = rd.read_manifest() or {}
+    manifest = rd.read_manifest(on_damage="warn") or {}
     preset = (manifest.get("model") or {}).get("name")
     paper = paper_values(preset)
     rows: list[dict[str, Any]] = []
@@ -97,6 +99,18 @@ def build_report(run_path: Path, max_thumbnails: int = 500) -> str:
     return _page(
         summary.get("run_id") or run_path.name, summary.get("model"), manifest, benches, paper, rows
     )
+
+
+_SCRIPT_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def script_json(data: Any) -> str:
+    """JSON to embed in a ``<script>`` element: ``<``, ``>``, ``&``, U+2028 and U+2029 are
+    written as ``\\u`` escapes, so no string can close the element, open a comment
+    (``<!--``) or end a line inside it; ``JSON.parse`` restores every character."""
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_UNSAFE)
 
 
 def _pct(x: float | None) -> str:
@@ -234,7 +248,7 @@ def _page(
     rows: list[dict[str, Any]],
 ) -> str:
     esc = html.escape
-    data = json.dumps(rows, ensure_ascii=False).replace("</", "<\\/")
+    data = script_json(rows)
     version = manifest.get("medunieval_version", "?")
     n_err = sum(r["error"] is not None for r in rows)
     n_dis = sum(r["error"] is None and r["strict"] != r["compat"] for r in rows)

@@ -67,6 +67,8 @@ class MediaRef:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 return img.convert("RGB")
+        except Image.DecompressionBombError as exc:
+            raise SampleError("media_too_large", f"image {self.source}: {exc}") from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise SampleError(
                 "corrupt_media", f"cannot decode image {self.source}: {exc}"
@@ -122,9 +124,14 @@ class VolumePart:
     type: Literal["volume"] = "volume"
 
     def frames(self) -> list[Any]:
-        """The sampled slices as RGB ``PIL.Image``s (decoded on each call, nothing held)."""
+        """The sampled slices as RGB ``PIL.Image``s: those ``media_part`` decoded when still
+        kept (``data/decoded.py``), else decoded now."""
+        from .data.decoded import kept
         from .data.volume import load_frames, source_path
 
+        frames = kept(self)
+        if frames is not None:
+            return list(frames)
         return load_frames(source_path(self.ref), self.spec)
 
 
@@ -139,9 +146,13 @@ class VideoPart:
 
     def frames_and_timestamps(self) -> tuple[list[Any], list[float]]:
         """The sampled frames (RGB ``PIL.Image``) and their timestamps in seconds."""
+        from .data.decoded import kept
         from .data.video import load_frames
         from .data.volume import source_path
 
+        done = kept(self)
+        if done is not None:
+            return list(done[0]), list(done[1])
         return load_frames(source_path(self.ref), self.spec)
 
     def frames(self) -> list[Any]:

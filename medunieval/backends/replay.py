@@ -33,13 +33,19 @@ class ReplayBackend:
         self._digest = hashlib.sha256(raw).hexdigest()
         self._by_bench: dict[tuple[str, str], dict[str, Any]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
-        for n, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+        for n, raw_line in enumerate(raw.split(b"\n"), 1):
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"{path} line {n}: not UTF-8 (byte {exc.start}); save the predictions as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
                 sid = str(obj["id"])
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, IndexError, RecursionError):
                 raise ConfigError(
                     f"{path} line {n}: expected a JSON object with 'id' and 'response'"
                 ) from None

@@ -9,10 +9,9 @@ Prompt: ``Context: `` + contexts joined by newlines, a newline, then the MC prom
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..data.sources import HubSource
+from ..data.sources import HubSource, load_json_file
 from ..types import Sample
 from .base import Benchmark, RowContext, SkipRow, as_choices, gold_letter, pick
 
@@ -25,7 +24,7 @@ def _ground_truth(ctx: RowContext) -> dict[str, str] | None:
         root = ctx.raw.root
         path = root / "test_ground_truth.json" if root else None
         cache["pubmedqa_gt"] = (
-            json.loads(path.read_text("utf-8")) if path and path.is_file() else None
+            load_json_file(path, "pubmedqa ground truth") if path and path.is_file() else None
         )
     return cache["pubmedqa_gt"]
 

@@ -29,13 +29,12 @@ legitimately repeat inside a report ("Is there another opacity in the lung?" wit
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .. import prompts
 from ..data.media import file_image
-from ..data.sources import RawRows
+from ..data.sources import RawRows, load_json_file
 from ..errors import ConfigError, SampleError
 from ..types import Sample
 from .base import Benchmark, RowContext, SkipRow, as_choices, gold_letter
@@ -67,10 +66,9 @@ def _mapping(ctx: RowContext) -> dict[str, list[str]]:
                 f"radrestruct: none of {list(MAPPING_FILES)} found in {root} (the test set is "
                 "distributed by the Rad-ReStruct authors)"
             )
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"radrestruct: cannot read {path}: {exc}") from exc
+        data = load_json_file(path, "radrestruct")
+        if not isinstance(data, dict):
+            raise ConfigError(f"radrestruct: {path} is not a mapping of report ids")
         cache["radrestruct_mapping"] = {str(k): list(v) for k, v in data.items()}
     return cache["radrestruct_mapping"]
 

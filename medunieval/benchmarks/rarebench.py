@@ -14,12 +14,12 @@ the published prompts' structure; see docs/judge.md.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import SampleError
+from ..data.sources import load_json_file
+from ..errors import ConfigError, SampleError
 from ..types import Sample
 from .base import Benchmark, RowContext, pick
 
@@ -49,9 +49,9 @@ def _mapping(ctx: RowContext, name: str) -> dict[str, str]:
     if name not in cache:
         path = Path(ctx.raw.root) / name if ctx.raw.root is not None else None
         try:
-            cache[name] = json.loads(path.read_text("utf-8-sig")) if path and path.is_file() else {}
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SampleError("malformed_row", f"cannot read {path}: {exc}") from None
+            cache[name] = load_json_file(path, "rarebench") if path and path.is_file() else {}
+        except ConfigError as exc:
+            raise SampleError("malformed_row", str(exc)) from None
     return cache[name]
 
 

@@ -14,13 +14,12 @@ All use MedUniEval's fixed report prompt.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..data.sources import RawRows, read_local
+from ..data.sources import RawRows, load_json_file, read_local
 from ..data.volume import VolumeSpec
-from ..errors import ConfigError
+from ..errors import ConfigError, SampleError
 from ..types import Sample, sha256_hex
 from . import vqa3d
 from .base import Benchmark, RowContext, pick
@@ -30,11 +29,7 @@ def _m3d_cap_reader(bench: Benchmark, path: Path) -> RawRows:
     file = bench.resolve_local(path)[0]
     if file.suffix.lower() != ".json":
         return read_local(file)
-    text = file.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file} is not valid JSON ({exc})") from exc
+    data = load_json_file(file, bench.name)
     if isinstance(data, dict):
         split = next((k for k in ("test", "validation") if k in data), None)
         if split is None:
@@ -42,7 +37,7 @@ def _m3d_cap_reader(bench: Benchmark, path: Path) -> RawRows:
         data = data[split]
     if not isinstance(data, list):
         raise ConfigError(f"{file}: expected a list of rows")
-    return RawRows(data, str(file), sha256_hex(text.encode()), file.parent)
+    return RawRows(data, str(file), sha256_hex(file.read_bytes()), file.parent)
 
 
 def m3d_cap_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
@@ -51,7 +46,10 @@ def m3d_cap_sample(row: dict[str, Any], ctx: RowContext) -> Sample:
         if text.endswith(".txt") and ctx.raw.root is not None:
             from ..data.media import safe_join
 
-            text = safe_join(ctx.raw.root, text).read_text(encoding="utf-8")
+            try:
+                text = safe_join(ctx.raw.root, text).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SampleError("missing_media", f"report file {text}: {exc.strerror}") from None
         row = {**row, "report": text.strip()}
     return vqa3d.report_sample(row, ctx, ("report",))
 

@@ -148,7 +148,10 @@ def local_reader(
     def read(bench: Benchmark, path: Path) -> RawRows:
         files = bench.resolve_local(path)
         root = path if path.is_dir() else path.parent
-        raw = read_local(files[0]) if len(files) == 1 else read_many(files, root)
+        # One file below the data folder (3D-RAD's test/Task*/<sub>.csv) is read like several:
+        # its path relative to the folder is kept (task / sub-task) and media resolve there.
+        below = path.is_dir() and len(files) == 1 and files[0].parent != root
+        raw = read_local(files[0]) if len(files) == 1 and not below else read_many(files, root)
         return expand_closed_open(raw) if expand else raw
 
     return read

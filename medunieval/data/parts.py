@@ -2,26 +2,31 @@
 
 ``media_specs`` resolves the volume / video options of one run (benchmark defaults, then the
 model preset's ``options["volume"]`` / ``options["video"]``); ``media_part`` turns a
-``MediaRef`` into its part, checking it decodes so every backend sees the same broken files.
+``MediaRef`` into its part, checking it decodes so every backend sees the same broken files:
+an image is decoded in full (a truncated JPEG is ``corrupt_media`` on replay, openai and hf
+alike) after its pixel count is checked against ``max_image_pixels`` (``media_too_large``).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SampleError
+from ..errors import ConfigError, SampleError
 from ..types import ImagePart, MediaRef, VideoPart, VolumePart, canonical_json, sha256_hex
+from . import decoded as _decoded
 from . import video as _video
 from . import volume as _volume
 from .media import safe_join
 
 MEDIA_WORKERS = 4
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # Pillow's own default (0.25 GiB of RGBA)
 
 
 @dataclass(frozen=True)
@@ -30,18 +35,26 @@ class MediaSpecs:
 
     volume: _volume.VolumeSpec = _volume.VolumeSpec()
     video: _video.VideoSpec = _video.VideoSpec()
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def to_dict(self) -> dict[str, Any]:
         return {"volume": self.volume.to_dict(), "video": self.video.to_dict()}
 
 
-def media_specs(bench: Any, preset_options: dict[str, Any] | None = None) -> MediaSpecs:
-    """``bench``'s default specs overridden by a preset's ``volume`` / ``video`` options
-    (a bad option is a ``ConfigError``)."""
+def media_specs(
+    bench: Any, preset_options: dict[str, Any] | None = None, max_image_pixels: int | None = None
+) -> MediaSpecs:
+    """``bench``'s default specs overridden by a preset's ``volume`` / ``video`` options; the
+    image pixel limit from ``max_image_pixels`` (``--max-image-pixels``), else the preset's
+    ``max_image_pixels`` option, else the default (a bad option is a ``ConfigError``)."""
     opts = preset_options or {}
+    limit = max_image_pixels or opts.get("max_image_pixels") or DEFAULT_MAX_IMAGE_PIXELS
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"max_image_pixels must be a positive integer, got {limit!r}")
     return MediaSpecs(
         volume=bench.volume_spec.override(opts.get("volume")),
         video=bench.video_spec.override(opts.get("video")),
+        max_image_pixels=limit,
     )
 
 
@@ -49,37 +62,75 @@ def _spec_digest(source: str, spec: Any) -> str:
     return sha256_hex(canonical_json({"source": source, "spec": spec.to_dict()}).encode())
 
 
-def check_image(data: bytes, source: str) -> None:
-    """Header + integrity check (PIL ``verify``)."""
-    from PIL import Image, UnidentifiedImageError
+def check_image(data: bytes, source: str, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+    """The verdict every backend shares: the pixel count (from the header, before decoding)
+    within ``max_pixels``, else ``media_too_large``; then a full decode, else
+    ``corrupt_media``."""
+    import warnings
 
+    from PIL import Image
+
+    if max_pixels > (Image.MAX_IMAGE_PIXELS or 0):  # let Pillow's own guard follow ours
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise SampleError("corrupt_media", f"cannot decode image {source}: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                pixels = img.width * img.height
+                if pixels > max_pixels:
+                    raise _too_large(source, f"{img.width}x{img.height}", max_pixels)
+                img.load()
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(source, found.group(1) if found else "too many", max_pixels) from None
+    except SampleError:
+        raise
+    except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error...
+        msg = " ".join(f"{exc}".split())[:200] or type(exc).__name__
+        raise SampleError("corrupt_media", f"cannot decode image {source}: {msg}") from None
+
+
+def _too_large(source: str, size: str, limit: int) -> SampleError:
+    return SampleError(
+        "media_too_large",
+        f"image {source} has {size} pixels, over the limit of {limit} "
+        f"(raise it with --max-image-pixels or the preset's max_image_pixels option)",
+    )
 
 
 def media_part(
     ref: MediaRef, specs: MediaSpecs | None = None
 ) -> ImagePart | VolumePart | VideoPart:
-    """The content part for ``ref``. A volume / video is decoded once here (then released) so
-    a truncated or corrupt file becomes this sample's ``SampleError`` before any backend runs."""
+    """The content part for ``ref``. A volume / video is decoded here, so a truncated or
+    corrupt file becomes this sample's ``SampleError`` before any backend runs; its frames stay
+    on the part (within a memory budget, ``data/decoded.py``) for the backend to use."""
     specs = specs or MediaSpecs()
     if ref.kind == "volume":
         path = _volume.source_path(ref)
         spec = specs.volume
         vpart = VolumePart(ref, _spec_digest(_volume.source_digest(path), spec), spec)
-        _volume.read_slices(path, spec)  # decodes what frames() will; the arrays are dropped
+        frames = _decode(_volume.load_frames, path, spec)  # the check is the decode needed
+        _decoded.keep(vpart, frames, frames)
         return vpart
     if ref.kind == "video":
         path = _volume.source_path(ref)
         part = VideoPart(ref, _spec_digest(_volume.source_digest(path), specs.video), specs.video)
-        part.frames()
+        got = _decode(_video.load_frames, path, specs.video)
+        _decoded.keep(part, got, got[0])
         return part
     data = ref.read_bytes()
-    check_image(data, ref.source)
+    check_image(data, ref.source, specs.max_image_pixels)
     return ImagePart(ref=ref, digest=sha256_hex(data))
+
+
+def _decode(loader: Callable[[Path, Any], Any], path: Path, spec: Any) -> Any:
+    try:
+        return loader(path, spec)
+    except (SampleError, ConfigError):
+        raise
+    except Exception as exc:  # windowing / resizing a decoded but odd array
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise SampleError("corrupt_media", f"cannot decode {path}: {msg}") from None
 
 
 def media_workers(samples: Sequence[Any]) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import socket
@@ -70,7 +71,11 @@ def _file_sha256(path: Path) -> str:
 
 def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
     """Read a local data file. JSON may be a list of rows or a dict of rows keyed by id (the key
-    is kept as ``_key``). Parquet goes through ``datasets`` so image columns stay on disk."""
+    is kept as ``_key``). Parquet goes through ``datasets`` so image columns stay on disk.
+
+    A JSONL line or CSV record that cannot be parsed (bad JSON, not UTF-8, nested too deeply,
+    a field over the CSV size limit) becomes that row's ``malformed_row`` error; a whole file
+    that cannot be parsed (JSON, parquet) is a ``ConfigError``."""
     suffix = path.suffix.lower()
     origin = str(path)
     try:
@@ -82,46 +87,95 @@ def read_local(path: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
                 path.parent,
                 lazy_columns,
             )
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except ConfigError:
+        raise
+    except OSError as exc:
         raise ConfigError(f"cannot read data file {path}: {exc}") from exc
-    fp = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # universal newlines, as the text read this replaced hashed (fingerprints stay the same)
+    fp = hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+    if suffix == ".jsonl":
+        rows = _jsonl_rows(data, path.name)
+        return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read data file {path}: not UTF-8 (byte {exc.start}); re-save it as UTF-8"
+        ) from None
     if suffix == ".json":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ConfigError(
-                f"{path} is not valid JSON ({exc}); fix or re-download the file"
-            ) from exc
-        if isinstance(data, dict):
+                f"{path} is not valid JSON ({why}); fix or re-download the file"
+            ) from None
+        if isinstance(parsed, dict):
             rows = [
                 {**v, "_key": k} if isinstance(v, dict) else {"_key": k, "_value": v}
-                for k, v in data.items()
+                for k, v in parsed.items()
             ]
-        elif isinstance(data, list):
-            rows = [r if isinstance(r, dict) else {"_value": r} for r in data]
+        elif isinstance(parsed, list):
+            rows = [r if isinstance(r, dict) else {"_value": r} for r in parsed]
         else:
             raise ConfigError(f"{path}: expected a JSON list or object of rows")
-    elif suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                # A malformed line is a malformed row (recorded per sample), not a dead run.
-                row = {"_malformed": f"{path.name} line {n} is not valid JSON"}
-            rows.append(
-                row if isinstance(row, dict) else {"_malformed": f"line {n} is not an object"}
-            )
     elif suffix == ".csv":
-        rows = [dict(r) for r in csv.DictReader(text.splitlines())]
+        rows = _csv_rows(text, path.name)
     else:
         raise ConfigError(
             f"{path}: unsupported data file type {suffix!r}; use one of {LOCAL_SUFFIXES}"
         )
     return RawRows(rows=rows, origin=origin, fingerprint=fp, root=path.parent)
+
+
+def load_json_file(path: Path, what: str) -> Any:
+    """A whole JSON file a benchmark reads besides its rows (ground truth, mappings, splits);
+    unreadable, not UTF-8, not JSON or nested too deeply is a one-line ``ConfigError``."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: {path} is nested too deeply to be data") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        msg = " ".join(str(exc).split())[:160]
+        raise ConfigError(f"{what}: {path} is not valid UTF-8 JSON ({msg})") from None
+
+
+def _jsonl_rows(data: bytes, name: str) -> list[dict[str, Any]]:
+    """One row per non-blank line; a line that is not a JSON object is a malformed row."""
+    rows: list[dict[str, Any]] = []
+    for n, raw_line in enumerate(data.split(b"\n"), 1):
+        if not raw_line.strip():
+            continue
+        try:
+            row = json.loads(raw_line.decode("utf-8"))
+        except UnicodeDecodeError:
+            row = {"_malformed": f"{name} line {n} is not UTF-8"}
+        except RecursionError:
+            row = {"_malformed": f"{name} line {n} is nested too deeply"}
+        except ValueError:
+            # A malformed line is a malformed row (recorded per sample), not a dead run.
+            row = {"_malformed": f"{name} line {n} is not valid JSON"}
+        rows.append(row if isinstance(row, dict) else {"_malformed": f"line {n} is not an object"})
+    return rows
+
+
+def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
+    """CSV records as dicts; a record the csv module rejects is a malformed row."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, Any]] = []
+    while True:
+        line = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            rows.append({"_malformed": f"{name} record after line {line}: {exc}"})
+            continue
+        rows.append(dict(row))
 
 
 def read_many(files: list[Path], root: Path, lazy_columns: tuple[str, ...] = ()) -> RawRows:
@@ -158,7 +212,11 @@ def _read_arrow(
 ) -> RawRows:
     import datasets
 
-    ds = datasets.load_dataset(builder, **kwargs)
+    try:
+        ds = datasets.load_dataset(builder, **kwargs)
+    except Exception as exc:  # pyarrow / datasets raise many kinds on a damaged file
+        msg = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ConfigError(f"cannot read {origin}: {msg}; fix or re-download the file") from None
     return _from_dataset(ds, origin, root, lazy_columns)
 
 

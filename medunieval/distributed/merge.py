@@ -116,7 +116,12 @@ def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = Fa
                     )
                 by_id[rec.sample_id] = rec
                 owner[rec.sample_id] = path
-            shard_summary = RunDir(path).read_summary(bench_name) or {}
+            shard_summary = (
+                RunDir(path).read_summary(
+                    bench_name, lenient="its generated / cached counts are left out"
+                )
+                or {}
+            )
             for key, value in (shard_summary.get("generation") or {}).items():
                 generation[key] = generation.get(key, 0) + int(value)
         unknown = set(by_id) - set(order)

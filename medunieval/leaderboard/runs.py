@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..rundir import DamagedFile, read_json_file, warn
 from ..stats import wilson_interval
 from .reference import RefTable, Row, RowGroup, reference_value
 
@@ -29,10 +29,10 @@ class RunRow:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = read_json_file(path, path.stem)
+    if not isinstance(data, dict):
+        raise DamagedFile(f"{path} is damaged (a JSON {type(data).__name__}, not an object)")
+    return data
 
 
 def load_run(path: Path) -> RunRow:
@@ -64,8 +64,12 @@ def load_runs(paths: list[Path]) -> list[RunRow]:
     for path in paths:
         if (path / "summary.json").is_file() or path.name == "summary.json":
             out.append(load_run(path))
-        elif path.is_dir():
-            out.extend(load_run(p.parent) for p in sorted(path.glob("*/summary.json")))
+        elif path.is_dir():  # a folder of runs: a damaged run is skipped with a warning
+            for p in sorted(path.glob("*/summary.json")):
+                try:
+                    out.append(load_run(p.parent))
+                except DamagedFile as exc:
+                    warn(f"{exc}; run skipped (`medunieval rescore {p.parent}` rebuilds it)")
         else:
             raise ConfigError(f"{path}: no such run directory")
     return out

@@ -1,6 +1,7 @@
 """Volume- and video-to-request throughput (not a test).
 
     python tests/perf/bench_media.py [--volumes 64] [--clips 32] [--slices 32] [--fps 1]
+                                     [--baseline DIR]
 
 Generates synthetic data into a temp dir (timed separately): ``--volumes`` CT volumes of
 512x512x160 int16 voxels as ``.nii.gz`` (a piecewise-constant phantom, so it compresses; each
@@ -12,6 +13,8 @@ copied). Each stage is then measured in a fresh subprocess, so its peak RSS is i
 - ``request+frames``: that plus ``part.frames()``, the decode a backend does before generation.
 
 Figures: items/s and peak RSS (``resource.getrusage``, the process's high-water mark).
+``--baseline DIR`` (another medunieval source tree, e.g. ``git archive main | tar -x -C DIR``)
+measures every stage with that tree too, on the same data, and prints its figures alongside.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=32)
     ap.add_argument("--slices", type=int, default=32)
     ap.add_argument("--fps", type=float, default=1.0)
+    ap.add_argument("--baseline", type=Path, help="Another source tree to measure alongside.")
     ap.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -139,29 +143,31 @@ def main() -> None:
             f"({gen['volume_bytes_on_disk'] / 2**20:.0f} MiB on disk), "
             f"{args.clips} clips in {gen['video_gen_s']:.1f}s"
         )
-        print(f"{'stage (threads)':<28}{'items':>6}{'items/s':>10}{'frames':>8}{'peak RSS MB':>13}")
+        trees = [("this tree", ROOT)]
+        if args.baseline is not None:
+            trees.append((f"baseline {args.baseline}", args.baseline.resolve()))
+        head = f"{'stage (threads)':<28}{'items':>6}{'items/s':>10}{'frames':>8}{'peak RSS MB':>13}"
+        print(head + ("   tree" if len(trees) > 1 else ""))
         for kind, sub, n in (("volume", "vol", args.volumes), ("video", "vid", args.clips)):
             if not n:
                 continue
             for frames, workers in (("0", 1), ("0", MEDIA_WORKERS), ("1", 1)):
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--slices",
-                    str(args.slices),
-                    "--fps",
-                    str(args.fps),
-                ]
-                cmd += ["--measure", kind, str(tmp / sub), frames, str(workers)]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                r = json.loads(out.stdout)
-                stage = "request+frames" if frames == "1" else "request"
-                label = f"{kind} {stage} ({workers} thr)"
-                fpi = f"{r['frames_per_item']:.0f}" if r["frames_per_item"] else "-"
-                print(
-                    f"{label:<28}{r['items']:>6}{r['items_per_s']:>10.2f}{fpi:>8}"
-                    f"{r['peak_rss_mb']:>13.0f}"
-                )
+                for tree_label, tree in trees:
+                    script = tree / "tests" / "perf" / "bench_media.py"
+                    cmd = [sys.executable, str(script), "--slices", str(args.slices)]
+                    cmd += ["--fps", str(args.fps)]
+                    cmd += ["--measure", kind, str(tmp / sub), frames, str(workers)]
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    r = json.loads(out.stdout)
+                    stage = "request+frames" if frames == "1" else "request"
+                    label = f"{kind} {stage} ({workers} thr)"
+                    fpi = f"{r['frames_per_item']:.0f}" if r["frames_per_item"] else "-"
+                    print(
+                        f"{label:<28}{r['items']:>6}{r['items_per_s']:>10.2f}{fpi:>8}"
+                        f"{r['peak_rss_mb']:>13.0f}"
+                        + (f"   {tree_label}" if len(trees) > 1 else ""),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
