@@ -27,7 +27,7 @@ from medunieval.types import (  # noqa: E402
     sha256_hex,
 )
 
-PARAMS = GenParams(max_new_tokens=8)
+PARAMS = GenParams(max_new_tokens=6)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -194,10 +194,7 @@ def test_images_reach_the_model(standin: Path, tmp_path: Path) -> None:
 def test_oom_backoff_on_the_embedding_batch(standin: Path, tmp_path: Path) -> None:
     """Fault injection: the language model runs out of memory on more than two rows."""
     reqs = [r for r in mixed_requests(tmp_path) if r.sample_id in ("one", "two", "one_b")]
-    reqs += [
-        request(f"img{k}", image_part(tmp_path, f"o{k}", (42, 42), 20 + k), TextPart("Q"))
-        for k in range(2)
-    ]
+    reqs.append(request("img", image_part(tmp_path, "o", (42, 42), 20), TextPart("Q")))
     ref = HFBackend.from_preset(preset(standin), batch_size=1, device="cpu")
     try:
         expected = run(ref, reqs)
