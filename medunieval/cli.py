@@ -44,7 +44,7 @@ class RateColumn(ProgressColumn):
 
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(getattr(exc, "exit_code", 2))  # 2: misconfiguration; 3: server down
 
 
 def _parse_data(items: list[str]) -> dict[str, Path]:
@@ -464,12 +464,18 @@ def merge(
         False, help="Write the merge even when samples or shards are missing (still listed)."
     ),
     profile: str = typer.Option("both", help="Profiles to show: both | strict | compat."),
+    cache: Path | None = typer.Option(
+        None,
+        envvar="MEDUNIEVAL_CACHE",
+        help="Store the shards' own response stores are merged into "
+        "(default: the merged run's, <output>/../../cache/responses.sqlite).",
+    ),
 ) -> None:
     """Merge shard runs (--num-shards K --shard-index i) into one run; checks completeness."""
     from .distributed.merge import IncompleteMerge, merge_runs
 
     try:
-        result = merge_runs(list(shards), output, allow_incomplete)
+        result = merge_runs(list(shards), output, allow_incomplete, cache)
     except IncompleteMerge as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -480,6 +486,12 @@ def merge(
         n = sum(len(v) for v in result.missing.values())
         err.print(f"[yellow]incomplete:[/] {n} sample(s) without a record", highlight=False)
     err.print(f"merged {len(shards)} shard(s) into {output}", highlight=False)
+    if result.store is not None:
+        err.print(
+            f"{result.responses_added} response(s) added to {result.store}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -170,8 +170,15 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
 
 
-def store_path(cfg: RunConfig) -> Path:
-    """The response store: ``--cache``, else ``<output>/../cache/responses.sqlite``."""
+SHARD_STORE = "responses.sqlite"  # a shard run's own response store, inside its run directory
+
+
+def store_path(cfg: RunConfig, run_dir: Path | None = None) -> Path:
+    """The response store: ``--cache``; else, for a shard run (``run_dir`` given), its own
+    store inside the shard's run directory (shards may run on other machines, and SQLite must
+    not be shared between machines); else ``<output>/../cache/responses.sqlite``."""
+    if cfg.cache is None and cfg.num_shards > 1 and run_dir is not None:
+        return run_dir / SHARD_STORE
     return cache_path(cfg.cache, cfg.output)
 
 
@@ -305,7 +312,7 @@ class Engine:
         if cfg.judge is not None:  # unknown judge preset / backend -> ConfigError now
             self._judge = Judge.from_spec(
                 cfg.judge,
-                store_path(cfg) if cfg.use_cache else None,
+                store_path(cfg, self.run_dir.path) if cfg.use_cache else None,
                 batch_size=cfg.batch_size,
                 device=cfg.device,
             )
@@ -338,7 +345,8 @@ class Engine:
     @property
     def store(self) -> ResponseStore | None:
         if self._store is None and self.cfg.use_cache and self.backend.cacheable:
-            self._store = ResponseStore(store_path(self.cfg))
+            shard_store = self.run_dir.path / SHARD_STORE if self.cfg.num_shards > 1 else None
+            self._store = ResponseStore(store_path(self.cfg, self.run_dir.path), shard_store)
         return self._store
 
     def run(self) -> RunResult:
@@ -480,6 +488,7 @@ class Engine:
         self._emit(bench, failed)
         store = self.store
         hits = store.get_many(list(by_key)) if store is not None else {}
+        hits = {k: v for k, v in hits.items() if _check_size(v) is v}  # oversized: regenerate
         self._emit(bench, [_record(s, r, k, hits[k], None) for k in hits for s, r in by_key[k]])
         result.cached += sum(len(by_key[k]) for k in hits)
         pending = [(k, v[0][1]) for k, v in by_key.items() if k not in hits]
@@ -488,20 +497,22 @@ class Engine:
         last_flush = time.monotonic()
 
         def flush() -> None:
-            if store is not None:
-                store.put_many((k, fp, resp) for k, resp in buffer)
+            if store is not None:  # an oversized answer is an error: never stored
+                store.put_many((k, fp, _check_size(resp)) for k, resp in buffer)
             recs = [_record(s, r, k, resp, None) for k, resp in buffer for s, r in by_key[k]]
             self._emit(bench, recs)
             buffer.clear()
 
-        for req, resp in self.backend.generate([r for _, r in pending]):
-            key = key_of[id(req)]
-            buffer.append((key, resp))
-            result.generated += 1
-            if len(buffer) >= self.cfg.flush_every or time.monotonic() - last_flush > 2.0:
-                flush()
-                last_flush = time.monotonic()
-        flush()
+        try:  # a backend that stops the run (auth failure, dead server) keeps what it returned
+            for req, resp in self.backend.generate([r for _, r in pending]):
+                key = key_of[id(req)]
+                buffer.append((key, resp))
+                result.generated += 1
+                if len(buffer) >= self.cfg.flush_every or time.monotonic() - last_flush > 2.0:
+                    flush()
+                    last_flush = time.monotonic()
+        finally:
+            flush()
 
     def _emit(self, bench: Benchmark, records: list[Record]) -> None:
         if not records:

@@ -1,7 +1,8 @@
 """The response store: every generated response, keyed by request key, shared across runs.
 
-SQLite in WAL mode, so several processes (shards, data-parallel workers, a second run) can read
-and write one store safely. Failed generations are never stored: a re-run retries them.
+SQLite in WAL mode, so several processes on one machine (data-parallel workers, a second run)
+can read and write one store safely; never several machines (``store_hosts``). Failed
+generations are never stored: a re-run retries them.
 
 A path that is a folder, a file that is not a SQLite database, a corrupt page, a read-only
 folder or a full disk raise ``StoreError`` (a ``ConfigError``: one line, exit 2) naming the
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import ConfigError
+from .store_hosts import claim, merge_stores, record_host
 from .types import Response
 
 
@@ -49,15 +51,18 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 class ResponseStore:
-    """A key -> Response cache on disk."""
+    """A key -> Response cache on disk, used from one machine (``store_hosts``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fallback: Path | None = None) -> None:
+        """``fallback``: the store to use instead if another machine has written to ``path``
+        (default: a per-host file next to it)."""
         self.path = Path(path)
         if self.path.is_dir():
             raise StoreError(
                 f"response store {self.path} is a folder: pass a file path to --cache "
                 f"(e.g. {self.path / 'responses.sqlite'})"
             )
+        self.path = claim(self.path, fallback)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
@@ -68,9 +73,14 @@ class ResponseStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=60000")
             self._db.execute(SCHEMA)
+            record_host(self._db)
         except sqlite3.Error as exc:
             self._db.close()
             raise _store_error(self.path, exc) from None
+
+    def merge_from(self, sources: Iterable[Path]) -> int:
+        """Add every response of the stores ``sources``; returns how many were new."""
+        return merge_stores(self._db, sources)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The stored responses among ``keys``."""

@@ -6,21 +6,32 @@ of behaviours consumed one per matching request (then ``ok``): ``ok``, ``("429",
 the connection without answering), ``"malformed"`` (a 200 with a broken JSON body),
 ``"empty"`` (a 200 with no choices), ``"sse"`` (an event stream even when none was asked for,
 as ``transformers serve`` does), ``("trickle", n)`` (a streamed answer in ``n`` chunks 0.15 s
-apart). A request with ``"stream": true`` gets its answer as server-sent events, split in
-chunks, usage in the last one. Every request is logged with its time and headers.
+apart), ``"401"`` / ``"403"`` (the key refused), ``"echo_key"`` (an answer that quotes the
+bearer token it was sent). A request with ``"stream": true`` gets its answer as server-sent
+events, split in chunks, usage in the last one. Every request is logged with its time and
+headers. ``answer`` is a string or a function of the prompt (the last user message's text).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that gave up (a cancelled request): not the server's bug
+        super().handle_error(request, client_address)
+
+
 class FakeChatServer:
-    def __init__(self, answer: str = "A", latency_s: float = 0.0) -> None:
+    def __init__(self, answer: str | Callable[[str], str] = "A", latency_s: float = 0.0) -> None:
         self.answer = answer
         self.latency_s = latency_s
         self.rules: dict[str, list[Any]] = {}
@@ -47,7 +58,7 @@ class FakeChatServer:
                     with outer._lock:
                         outer.in_flight -= 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -94,6 +105,9 @@ class FakeChatServer:
         if self.latency_s:
             time.sleep(self.latency_s)
         kind, arg = (behaviour, None) if isinstance(behaviour, str) else behaviour
+        text = self.answer(prompt) if callable(self.answer) else self.answer
+        if kind == "echo_key":
+            text = f"You sent me {h.headers.get('Authorization', '')[7:]}, the answer is B"
         if kind == "drop":
             h.close_connection = True
             h.connection.close()
@@ -102,9 +116,12 @@ class FakeChatServer:
             time.sleep(arg)
             kind = "ok"
         if body.get("stream") or kind in ("sse", "trickle"):
-            self._stream(h, body, kind, arg)
+            self._stream(h, body, kind, arg, text)
         elif kind == "429":
             self._send(h, 429, {"error": {"message": "slow down"}}, {"Retry-After": str(arg)})
+        elif kind in ("401", "403"):
+            self._send(h, int(kind), {"error": {"message": "Incorrect API key provided",
+                                                "type": "invalid_request_error"}})  # fmt: skip
         elif kind == "500":
             self._send(h, 500, {"error": {"message": "internal"}})
         elif kind == "400":
@@ -127,14 +144,13 @@ class FakeChatServer:
             self._send(h, 200, {
                 "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": self.answer}}],
+                             "message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105},
             })  # fmt: skip
 
-    def _stream(self, h: Any, body: dict[str, Any], kind: str, arg: Any) -> None:
+    def _stream(self, h: Any, body: dict[str, Any], kind: str, arg: Any, text: str) -> None:
         """The answer as server-sent events (closed-connection delimited)."""
         n = arg if kind == "trickle" else 2
-        text = self.answer
         pieces = [text[i * len(text) // n : (i + 1) * len(text) // n] for i in range(n)]
         base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         events = [] if kind == "empty" else [

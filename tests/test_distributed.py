@@ -1,5 +1,5 @@
-"""Shards, merge, data-parallel workers and the Ray executor: identical results to a single
-process, completeness checks, no double counting, and worker death without regeneration."""
+"""Shards, merge and data-parallel workers (Ray: test_ray_executor.py): identical results to a
+single process, completeness checks, no double counting, worker death without regeneration."""
 
 from __future__ import annotations
 
@@ -170,21 +170,3 @@ def test_dead_worker_is_replaced_and_nothing_regenerated(
     # ... and only its failed records (the id without a prediction) were retried
     assert runs[1]["generated"] == _failed(shard3) and runs[1]["skipped"] > 0
     assert runs[1]["skipped"] + runs[1]["generated"] == runs[0]["generated"]
-
-
-@pytest.mark.slow
-def test_ray_executor_identical_and_survives_a_dead_worker(
-    tmp_path: Path, preds: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("ray")
-    assert _run(tmp_path, preds, data_root, "one").exit_code == 0
-    marker = tmp_path / "died"
-    monkeypatch.setenv("MEDUNIEVAL_FAULT_DIE_AFTER_SHARD", "2")
-    monkeypatch.setenv("MEDUNIEVAL_FAULT_MARKER", str(marker))
-    res = _run(tmp_path, preds, data_root, "ray", "--executor", "ray", "--data-parallel", "2")
-    assert res.exit_code == 0, res.output
-    assert marker.exists()
-    assert _comparable(tmp_path / "runs" / "ray") == _comparable(tmp_path / "runs" / "one")
-    shard2 = next((tmp_path / "runs" / "ray" / "shards").glob("*-shard2of8"))
-    runs = json.loads((shard2 / "manifest.json").read_text())["invocations"]
-    assert len(runs) == 2 and runs[1]["generated"] == _failed(shard2) and runs[1]["skipped"] > 0

@@ -15,7 +15,15 @@ those models reject; they sample at their own fixed temperature).
 Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
 retried with exponential backoff and full jitter (``Retry-After`` honoured, capped at 120 s) up
 to ``max_retries`` times, then recorded as an error with the last reason. Any other 4xx (bad
-request, content filter, authentication) is recorded at once with the server's message.
+request, content filter) is recorded at once with the server's message.
+
+Failing fast: a 401 or 403 stops the run at once (``AuthFailed``, exit 2: the key is wrong for
+this server). A server that fails every attempt for a sustained stretch — at least
+``abort_after_failures`` failed attempts in a row (default 10; 0 disables) and no answer for
+``abort_after_s`` seconds (default 120), across all requests in flight — stops the run
+(``ServerUnavailable``, exit 3); the samples it could not answer get no record, so re-running
+the same command resumes. A key with a line break, a control or a non-ASCII character is
+refused at start; a key the server echoes in an answer is replaced by ``***`` before storing.
 """
 
 from __future__ import annotations
@@ -27,12 +35,13 @@ import json
 import os
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..errors import ConfigError, SampleError
+from ..errors import ConfigError, MedUniEvalError, SampleError
 from ..presets import ModelPreset
 from ..types import ImagePart, Request, Response, TextPart, canonical_json, sha256_hex
 from .base import error_response
@@ -44,6 +53,8 @@ DEFAULTS = {
     "max_image_bytes": 20 * 1024 * 1024,
     "max_images": 64,
     "stream": False,
+    "abort_after_failures": 10,
+    "abort_after_s": 120.0,
 }
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
@@ -51,6 +62,69 @@ RETRY_AFTER_CAP_S = 120.0
 POOL_WORKERS = 16  # workers sharing one client / connection pool
 # options that change the answers: part of the fingerprint
 _FP_OPTIONS = ("base_url", "extra_body", "max_images")
+
+
+class AuthFailed(ConfigError):
+    """The server refused the key (401 / 403): every request would fail the same way."""
+
+
+class ServerUnavailable(MedUniEvalError):
+    """The server failed every attempt for a sustained stretch; re-running resumes."""
+
+    exit_code = 3
+
+
+class _Abort(Exception):
+    """Carries a run-stopping error out of a worker."""
+
+    def __init__(self, error: MedUniEvalError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Health:
+    """Consecutive failed attempts across every request in flight, and the time since the
+    server last answered: trips when both pass their limits."""
+
+    def __init__(self, max_failures: int, max_silence_s: float, where: str) -> None:
+        self.max_failures, self.max_silence_s, self.where = max_failures, max_silence_s, where
+        self.failures = 0
+        self.last_answer = time.monotonic()
+
+    def answered(self) -> None:
+        self.failures = 0
+        self.last_answer = time.monotonic()
+
+    def failed(self, reason: str) -> None:
+        self.failures += 1
+        silence = time.monotonic() - self.last_answer
+        tripped = self.max_failures and self.failures >= self.max_failures
+        if tripped and silence >= self.max_silence_s:
+            raise _Abort(
+                ServerUnavailable(
+                    f"{self.where} failed {self.failures} attempts in a row with no answer for "
+                    f"{silence:.0f} s (last: {reason}); stopped. Re-run the same command to "
+                    "resume once the server is back (limits: abort_after_failures, "
+                    "abort_after_s in the preset's options)"
+                )
+            )
+
+
+def check_key(key: str, env: str) -> None:
+    """Refuse a key an HTTP header cannot carry (never showing it)."""
+    for ch in key:
+        if ch in "\r\n":
+            what = "a line break (\\n or \\r)"
+        elif ord(ch) > 126:
+            what = "a non-ASCII character"
+        elif ord(ch) < 32 or ord(ch) == 127:
+            what = "a control character"
+        else:
+            continue
+        raise ConfigError(
+            f"the API key in the environment variable {env} contains {what}; set it to the "
+            "bare key (a trailing newline from a file is a common cause)"
+        )
 
 
 class _Retryable(Exception):
@@ -153,6 +227,8 @@ class OpenAIBackend:
         self.timeout_s = float(options["timeout_s"])
         self.max_retries = int(options["max_retries"])
         self.stream = bool(options["stream"])
+        self.abort_after_failures = int(options["abort_after_failures"])
+        self.abort_after_s = float(options["abort_after_s"])
 
     @classmethod
     def from_preset(
@@ -178,6 +254,7 @@ class OpenAIBackend:
                     f"model preset {preset.name}: the API key is read from the environment "
                     f"variable {env}, which is not set"
                 )
+            check_key(key, env)
         return cls(preset, key, options)
 
     def fingerprint(self) -> str:
@@ -236,6 +313,11 @@ class OpenAIBackend:
             for _ in range(-(-self.concurrency // POOL_WORKERS))
         ]
         pending: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+        health = _Health(
+            self.abort_after_failures, self.abort_after_s, f"the server at {self.where()}"
+        )
+        abort: list[MedUniEvalError] = []
+        tasks: list[asyncio.Task[None]] = []
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
@@ -244,24 +326,40 @@ class OpenAIBackend:
                 if stop.is_set():  # the caller is gone: drain without sending
                     continue
                 try:
-                    resp = await self._one(client, req, rng)
+                    resp = await self._one(client, req, rng, health)
+                except _Abort as exc:  # the run stops: nothing more is sent by anyone
+                    abort.append(exc.error)
+                    for task in tasks:
+                        if task is not asyncio.current_task():
+                            task.cancel()
+                    return
                 except Exception as exc:  # a per-sample bug must not stall the other workers
                     reason = self.redact(f"{type(exc).__name__}: {exc}")[:500]
                     resp = error_response("backend_error", reason)
                 results.put((req, resp))
 
-        workers = [asyncio.create_task(worker(i)) for i in range(self.concurrency)]
-        for req in requests:
-            if stop.is_set():
-                break
-            await pending.put(req)
-        for _ in workers:
-            await pending.put(None)
-        await asyncio.gather(*workers)
+        async def feed() -> None:
+            for req in requests:
+                if stop.is_set():
+                    break
+                await pending.put(req)
+            for _ in range(self.concurrency):
+                await pending.put(None)
+
+        tasks.extend(asyncio.create_task(worker(i)) for i in range(self.concurrency))
+        tasks.append(asyncio.create_task(feed()))
+        await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients:
             await client.close()
+        if abort:
+            raise abort[0]
 
-    async def _one(self, client: Any, req: Request, rng: random.Random) -> Response:
+    def where(self) -> str:
+        return self.base_url or "api.openai.com"
+
+    async def _one(
+        self, client: Any, req: Request, rng: random.Random, health: _Health | None = None
+    ) -> Response:
         try:
             messages = to_messages(
                 req, int(self.options["max_image_bytes"]), int(self.options["max_images"])
@@ -289,7 +387,10 @@ class OpenAIBackend:
                 await asyncio.sleep(backoff_delay(attempt, last.retry_after if last else None, rng))
             start = time.perf_counter()
             try:
-                return await asyncio.wait_for(self._attempt(client, body, start), self.timeout_s)
+                resp = await self._bounded(self._attempt(client, body, start))
+                if health is not None:
+                    health.answered()
+                return resp
             except _Retryable as exc:
                 last = exc
             except asyncio.TimeoutError:  # the whole answer (all chunks) took too long
@@ -297,12 +398,24 @@ class OpenAIBackend:
             except Exception as exc:
                 final = self._classify(exc)
                 if isinstance(final, Response):
+                    if health is not None:
+                        health.answered()  # a final 4xx: the server is up and answering
                     return final
                 last = final
+            if health is not None:
+                health.failed(last.kind)
         assert last is not None
         return error_response(
             last.kind, self.redact(f"{last.reason} (gave up after {self.max_retries} retries)")
         )
+
+    async def _bounded(self, attempt: Any) -> Response:
+        """``attempt`` bounded by ``timeout_s`` (``asyncio.timeout`` where available: no extra
+        task per request, unlike ``wait_for``)."""
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(self.timeout_s):
+                return await attempt
+        return await asyncio.wait_for(attempt, self.timeout_s)
 
     async def _attempt(self, client: Any, body: dict[str, Any], start: float) -> Response:
         if self.stream:
@@ -331,7 +444,7 @@ class OpenAIBackend:
         if not parts and finish == "content_filter":
             return error_response("content_filter", "the server's content filter blocked it")
         return Response(
-            text="".join(parts),
+            text=self.redact("".join(parts)),
             finish_reason=finish,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
@@ -359,7 +472,7 @@ class OpenAIBackend:
             raise _Retryable("malformed_response", "a choice without message content")
         usage = getattr(completion, "usage", None)
         return Response(
-            text=text,
+            text=self.redact(text),
             finish_reason=getattr(choice, "finish_reason", None),
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
@@ -379,6 +492,14 @@ class OpenAIBackend:
             return _Retryable("rate_limited", msg, _retry_after(exc))
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
+            if status in (401, 403):
+                raise _Abort(
+                    AuthFailed(
+                        f"HTTP {status} from {self.where()}: {msg}; the server refused the key "
+                        f"(check {self.options.get('api_key_env') or 'the API key'} and its "
+                        f"access to model {self.model})"
+                    )
+                )
             if status >= 500 or status in (408, 409):
                 return _Retryable("server_error", f"HTTP {status}: {msg}", _retry_after(exc))
             kind = (

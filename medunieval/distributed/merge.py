@@ -5,6 +5,8 @@ Merging checks, it never counts files: every shard must come from the same confi
 twice, no sample id in two shards; completeness is checked against the full id list every shard
 records, and the missing ids are listed. Records are written in dataset order and summaries are
 computed once, with the same code as a single-process run, so the result is identical to it.
+Each shard's own response store (``<shard>/responses.sqlite``: shards may run on different
+machines) is merged into the merged run's store, so a re-run or rescore is served from it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 from ..benchmarks import BENCHMARKS
 from ..calibration import attach_calibration, calibration_dir
-from ..engine import write_run_summary, write_submission
+from ..engine import SHARD_STORE, cache_path, write_run_summary, write_submission
 from ..errors import ConfigError, MedUniEvalError
 from ..rundir import RunDir
 from ..scoring.aggregate import summarize
+from ..store import ResponseStore
 from ..types import Record
 from ..usage import usage_summary
 
@@ -47,6 +50,8 @@ class MergeResult:
     run_dir: Path
     summaries: dict[str, dict[str, Any]]
     missing: dict[str, list[str]] = field(default_factory=dict)
+    store: Path | None = None  # the store the shards' own stores were merged into
+    responses_added: int = 0
 
 
 def _manifest(path: Path) -> dict[str, Any]:
@@ -79,8 +84,27 @@ def _check_same(manifests: list[tuple[Path, dict[str, Any]]]) -> None:
                     )
 
 
-def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = False) -> MergeResult:
-    """Merge ``shard_dirs`` into the run directory ``output`` (created or replaced)."""
+def merge_stores_of(shard_dirs: list[Path], target: Path) -> int:
+    """Merge the shards' own response stores (if any) into ``target``; responses added."""
+    sources = [p / SHARD_STORE for p in shard_dirs if (p / SHARD_STORE).is_file()]
+    if not sources:
+        return 0
+    store = ResponseStore(target)
+    try:
+        return store.merge_from(sources)
+    finally:
+        store.close()
+
+
+def merge_runs(
+    shard_dirs: list[Path],
+    output: Path,
+    allow_incomplete: bool = False,
+    store: Path | None = None,
+) -> MergeResult:
+    """Merge ``shard_dirs`` into the run directory ``output`` (created or replaced), and
+    their own response stores into ``store`` (default: the merged run's default store,
+    ``<output>/../../cache/responses.sqlite``)."""
     if not shard_dirs:
         raise ConfigError("merge needs at least one shard run directory")
     manifests = [(p, _manifest(p)) for p in shard_dirs]
@@ -176,6 +200,8 @@ def merge_runs(shard_dirs: list[Path], output: Path, allow_incomplete: bool = Fa
             manifest["incomplete"] = {"missing": missing, "shards_missing": shards_missing}
         out_rd.write_manifest(manifest)
         write_run_summary(out_rd, manifest["model"].get("name"), summaries)
-        return MergeResult(output, summaries, missing)
+        target = store or cache_path(None, output.parent)
+        added = merge_stores_of([p for p, _ in manifests], target)
+        return MergeResult(output, summaries, missing, target if added else None, added)
     finally:
         out_rd.unlock()

@@ -52,9 +52,10 @@ def shard_plan(cfg: RunConfig, workers: int) -> tuple[Path, RunConfig, list[Path
     return final, base, dirs
 
 
-def finish(final: Path, dirs: list[Path]) -> RunResult:
-    """Merge the shard runs into ``final`` and describe the result like ``Engine.run``."""
-    merged = merge_runs(dirs, final)
+def finish(final: Path, dirs: list[Path], store: Path | None = None) -> RunResult:
+    """Merge the shard runs into ``final`` (and any shard's own store into ``store``) and
+    describe the result like ``Engine.run``."""
+    merged = merge_runs(dirs, final, store=store)
     results = []
     for name, summary in merged.summaries.items():
         gen = summary.get("generation") or {}
@@ -178,4 +179,4 @@ def run_data_parallel(cfg: RunConfig, progress: ProgressHook | None = None) -> R
             proc.join(timeout=30)
             if proc.is_alive():
                 proc.kill()
-    return finish(final, dirs)
+    return finish(final, dirs, base.cache)

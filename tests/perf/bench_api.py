@@ -1,12 +1,16 @@
 """API backend throughput (not a test): requests/s through ``OpenAIBackend.generate`` against a
-local OpenAI-compatible server that answers every request after a fixed 100 ms, for
-concurrency 1, 8, 32 and 128, next to the ideal (concurrency / 0.1 s), with the client's
-resident memory at the start, middle and end of each level.
+local OpenAI-compatible server that answers every request after a fixed 100 ms, next to a bare
+``openai.AsyncOpenAI`` loop (the same number of coroutines sharing one client, nothing else)
+against the same server in the same run, and our throughput as a ratio of the bare loop's, per
+concurrency level (goal >= 0.95); with the ideal (concurrency / latency) and the client's
+resident memory at the start, middle and end of each of our runs.
 
-    python tests/perf/bench_api.py [--n 1000] [--levels 1,8,32,128] [--latency 0.1]
+    python tests/perf/bench_api.py [--rounds 40] [--repeats 3] [--levels 1,2,4,8,16,32]
 
-The server (uvicorn + a bare ASGI app) runs in its own process on 127.0.0.1, so the client has
-a core to itself on a 2-core machine.
+Each level sends ``max(rounds x concurrency, 50)`` requests per measurement; ours and the bare
+loop alternate ``--repeats`` times and the median of each is shown. The server (uvicorn + a
+bare ASGI app) runs in its own process on 127.0.0.1, so the client has a core to itself on a
+2-core machine.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import socket
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -67,10 +73,61 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def bare_loop(base_url: str, n: int, level: int) -> int:
+    """The reference: ``level`` coroutines sharing one AsyncOpenAI client send ``n`` requests
+    (same body as ours); returns the number of errors."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="not-needed", base_url=base_url, max_retries=0,
+                                timeout=60)  # fmt: skip
+    todo = iter(range(n))
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for i in todo:
+            try:
+                out = await client.chat.completions.create(
+                    model="bench", max_tokens=4, temperature=0.0, seed=0,
+                    messages=[{"role": "user", "content": f"question {i}?"}],
+                )  # fmt: skip
+                errors += not out.choices
+            except Exception:
+                errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(level)))
+    await client.close()
+    return errors
+
+
+def ours(base_url: str, reqs: list[Request], level: int) -> tuple[float, float, int, list[float]]:
+    """Requests/s, client CPU ms per request, errors, RSS (start, mid, end)."""
+    preset = ModelPreset(name="bench", model="bench", backend="openai",
+                         options={"base_url": base_url, "timeout_s": 60})  # fmt: skip
+    backend = OpenAIBackend.from_preset(preset, concurrency=level)
+    rss, errors = [rss_mb()], 0
+    t, cpu = time.perf_counter(), time.process_time()
+    for i, (_, resp) in enumerate(backend.generate(reqs)):
+        errors += resp.error is not None
+        if i == len(reqs) // 2:
+            rss.append(rss_mb())
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+    rss.append(rss_mb())
+    return len(reqs) / elapsed, cpu * 1e3 / len(reqs), errors, rss
+
+
+def bare(base_url: str, n: int, level: int) -> tuple[float, float, int]:
+    t, cpu = time.perf_counter(), time.process_time()
+    errors = asyncio.run(bare_loop(base_url, n, level))
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return n / elapsed, cpu * 1e3 / n, errors
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--levels", default="1,8,32,128")
+    ap.add_argument("--rounds", type=int, default=40, help="requests per level = rounds x c")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--levels", default="1,2,4,8,16,32")
     ap.add_argument("--latency", type=float, default=0.1)
     args = ap.parse_args()
     port = free_port()
@@ -82,33 +139,35 @@ def main() -> None:
             break
         except OSError:
             time.sleep(0.1)
-    reqs = [
-        Request(str(i), "bench", (Message("user", (TextPart(f"question {i}?"),)),),
-                GenParams(max_new_tokens=4))
-        for i in range(args.n)
-    ]  # fmt: skip
-    print(f"{args.n} requests per level, server latency {args.latency * 1000:.0f} ms")
-    print(f"{'concurrency':>11} {'req/s':>8} {'ideal':>8} {'% ideal':>8} {'errors':>6} "
+    base_url = f"http://127.0.0.1:{port}/v1"
+    print(f"server latency {args.latency * 1000:.0f} ms, median of {args.repeats} alternating "
+          f"runs, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'concurrency':>11} {'requests':>8} {'ours/s':>8} {'bare/s':>8} {'ratio':>6} "
+          f"{'ideal/s':>8} {'CPU ms/req ours/bare':>21} {'errors':>6} "
           f"{'RSS MB start/mid/end':>22}")  # fmt: skip
     try:
+        bare(base_url, 20, 4)  # warm up imports and the server
         for level in map(int, args.levels.split(",")):
-            preset = ModelPreset(
-                name="bench", model="bench", backend="openai",
-                options={"base_url": f"http://127.0.0.1:{port}/v1", "timeout_s": 60},
-            )  # fmt: skip
-            backend = OpenAIBackend.from_preset(preset, concurrency=level)
-            rss = [rss_mb()]
-            errors = 0
-            t = time.perf_counter()
-            for i, (_, resp) in enumerate(backend.generate(reqs)):
-                errors += resp.error is not None
-                if i == args.n // 2:
-                    rss.append(rss_mb())
-            elapsed = time.perf_counter() - t
-            rss.append(rss_mb())
-            rate = args.n / elapsed
-            ideal = level / args.latency
-            print(f"{level:11d} {rate:8.1f} {ideal:8.1f} {100 * rate / ideal:7.1f}% {errors:6d} "
+            n = max(args.rounds * level, 50)
+            reqs = [
+                Request(str(i), "bench", (Message("user", (TextPart(f"question {i}?"),)),),
+                        GenParams(max_new_tokens=4))
+                for i in range(n)
+            ]  # fmt: skip
+            our_rates, bare_rates, our_cpu, bare_cpu, errors, rss = [], [], [], [], 0, []
+            for _ in range(args.repeats):
+                rate, cpu, err, rss = ours(base_url, reqs, level)
+                our_rates.append(rate)
+                our_cpu.append(cpu)
+                errors += err
+                rate, cpu, err = bare(base_url, n, level)
+                bare_rates.append(rate)
+                bare_cpu.append(cpu)
+                errors += err
+            o, b = statistics.median(our_rates), statistics.median(bare_rates)
+            oc, bc = statistics.median(our_cpu), statistics.median(bare_cpu)
+            print(f"{level:11d} {n:8d} {o:8.1f} {b:8.1f} {o / b:6.3f} "
+                  f"{level / args.latency:8.1f} {oc:10.2f} /{bc:9.2f} {errors:6d} "
                   f"{rss[0]:6.0f} /{rss[1]:6.0f} /{rss[2]:6.0f}")  # fmt: skip
     finally:
         server.kill()
