@@ -458,9 +458,15 @@ def list_(
                     b.description,
                 )
         elif what == "models":
-            table = Table("preset", "model", "backend", "adapter", "group")
-            for name, p in sorted(builtin_presets().items()):
-                table.add_row(name, p.model, p.backend, p.adapter, p.group or "")
+            from .model_routes import how_tested, paper_rows, route
+
+            table = Table(title="Model presets: how each runs and how its route is tested")
+            for col in ("preset", "paper row", "route", "model", "tested by"):
+                table.add_column(col, overflow="fold")  # wrap, never cut
+            rows = paper_rows()
+            for name, p in sorted(builtin_presets().items(), key=lambda kv: kv[0].lower()):
+                paper = ", ".join(rows.get(name, [])) or "-"
+                table.add_row(name, paper, route(p), p.model, how_tested(p))
         elif what == "backends":
             table = Table("backend")
             for name in BACKENDS.names():

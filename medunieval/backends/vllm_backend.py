@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SampleError
@@ -20,11 +22,10 @@ from ..types import GenParams, ImagePart, Request, Response, TextPart
 from .base import error_response
 
 DEFAULT_CHUNK = 4096
-HULUMED_NOTE = (
-    "Hulu-Med is not supported by released vLLM builds (it needs the Hulu-Med team's patched "
-    "vLLM). Serve it with that build (`vllm serve ...`) or any OpenAI-compatible server and "
-    "use `--backend openai` with a preset pointing at it, or use `--backend hf`."
-)
+#: where an architecture missing from released vLLM builds can be had, by class-name prefix
+VLLM_SOURCES = {
+    "Hulumed": "the Hulu-Med team ships it in their own vLLM build (github.com/ZJUI-AI4H/Hulu-Med)",
+}
 
 
 def _require_vllm() -> Any:
@@ -90,6 +91,55 @@ def sampling_kwargs(params: GenParams) -> dict[str, Any]:
     return kw
 
 
+def checkpoint_architectures(preset: ModelPreset) -> list[str]:
+    """The model classes the checkpoint declares: the preset's ``architecture``, else
+    ``architectures`` in a local folder's config.json; empty when unknown (a hub id without
+    one: vLLM itself reports what it cannot run)."""
+    if preset.architecture:
+        return [preset.architecture]
+    config = Path(preset.model).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            archs = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+        except (OSError, ValueError):
+            return []
+        return [str(a) for a in archs]
+    return []
+
+
+def supported_architectures(vllm: Any) -> set[str] | None:
+    """The architectures the installed vLLM can run (its model registry, after loading any
+    plugins that register more); None when this vLLM does not expose a registry."""
+    try:
+        from vllm.plugins import load_general_plugins
+
+        load_general_plugins()
+    except Exception:  # older or stripped-down builds: the built-in registry is what there is
+        pass
+    registry = getattr(vllm, "ModelRegistry", None)
+    try:
+        return {str(a) for a in registry.get_supported_archs()}
+    except Exception:
+        return None
+
+
+def check_architecture(vllm: Any, preset: ModelPreset) -> None:
+    """A one-line ``ConfigError`` naming the missing architecture when the installed vLLM's
+    registry does not know the checkpoint's model class; silent when it does, or when either
+    side is unknown."""
+    archs = checkpoint_architectures(preset)
+    known = supported_architectures(vllm) if archs else None
+    if not archs or known is None or any(a in known for a in archs):
+        return
+    source = next((v for k, v in VLLM_SOURCES.items() if archs[0].startswith(k)), None)
+    where = f" ({source})" if source else ""
+    raise ConfigError(
+        f"model preset {preset.name}: the installed vLLM {getattr(vllm, '__version__', '?')} "
+        f"has no {' / '.join(archs)} in its model registry{where}; install a vLLM that has it, "
+        "or use --backend hf"
+    )
+
+
 class VLLMBackend:
     """``--backend vllm``."""
 
@@ -128,9 +178,8 @@ class VLLMBackend:
     @classmethod
     def from_preset(cls, preset: ModelPreset, identity: str | None = None, **_: Any) -> VLLMBackend:
         """``identity``: the model identity when the caller has it (``model_identity``)."""
-        if preset.adapter == "hulumed" or "hulu-med" in preset.model.lower():
-            raise ConfigError(f"model preset {preset.name}: {HULUMED_NOTE}")
         vllm = _require_vllm()
+        check_architecture(vllm, preset)
         kw = cls.engine_kwargs(preset)
         try:
             llm = vllm.LLM(**kw)

@@ -198,8 +198,9 @@ class HFBackend:
             except Exception as exc:  # a chat template that rejects these messages
                 yield req, error_response("prompt_error", _reason(exc))
                 continue
-            groups.setdefault(req.params, []).append(_Item(req, prompt, key))
-        for params, items in groups.items():
+            group = (req.params, self.adapter.batch_group(req))
+            groups.setdefault(group, []).append(_Item(req, prompt, key))
+        for (params, _), items in groups.items():
             items.sort(key=lambda it: it.sort_key, reverse=True)
             yield from self._run_group(items, params)
 

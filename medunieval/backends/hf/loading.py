@@ -98,6 +98,7 @@ def remote_code_needs_tf4(model: str, version: str, exc: BaseException) -> Confi
 
 def detect_adapter(config: Any) -> str:
     """``auto``: Hulu-Med remote code -> ``hulumed``; native VideoLLaMA3 -> ``video_llama3``;
+    Llama 3.2 Vision -> ``mllama``;
     a vision config or a known VLM type ->
     ``vlm``; anything else -> ``causal_lm``."""
     model_type = str(getattr(config, "model_type", "") or "").lower()
@@ -106,6 +107,8 @@ def detect_adapter(config: Any) -> str:
         return "hulumed"
     if model_type == "video_llama_3":
         return "video_llama3"
+    if model_type == "mllama":
+        return "mllama"
     if getattr(config, "vision_config", None) is not None or model_type in VLM_MODEL_TYPES:
         return "vlm"
     return "causal_lm"
@@ -126,30 +129,25 @@ def processor_without_video(processor_cls: type) -> type:
     Video processors need torchvision; an image-only evaluation never uses them, so when
     torchvision is missing the processor is loaded (and the tiny test models are saved) with
     only its image processor and tokenizer. Calls with ``videos=`` are not supported then.
-    transformers 4.x lists sub-processors in ``attributes``; 5.x reads them from ``__init__``'s
-    parameters, so the subclass gets an ``__init__`` without ``video_processor``.
+    transformers 4.x lists sub-processors in ``attributes``, 5.x in ``get_attributes()``; the
+    subclass narrows both and keeps the parent's ``__init__`` (its signature decides which
+    processor settings, e.g. InternVL's ``image_seq_length``, are saved and loaded in 5.x).
+    The parent passes ``video_processor=None`` on positionally; 5.x pairs positional
+    arguments with ``get_attributes()`` and drops the extra one.
     """
     attrs = [a for a in processor_attributes(processor_cls) if a != "video_processor"]
-    body: dict[str, Any] = {
-        "video_processor_class": None,
-        "video_processor": None,
-        "__module__": processor_cls.__module__,
-        "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
-    }
-    if callable(getattr(processor_cls, "get_attributes", None)):
-        parent_init = processor_cls.__init__
-
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            # the parent passes video_processor=None on positionally; get_attributes() (read
-            # from this signature) no longer names it, so it is dropped
-            parent_init(
-                self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs
-            )
-
-        body["__init__"] = __init__
-    else:
-        body["attributes"] = attrs
-    return type(processor_cls.__name__, (processor_cls,), body)
+    return type(
+        processor_cls.__name__,
+        (processor_cls,),
+        {
+            "attributes": attrs,
+            "get_attributes": classmethod(lambda cls: list(attrs)),
+            "video_processor_class": None,
+            "video_processor": None,
+            "__module__": processor_cls.__module__,
+            "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
+        },
+    )
 
 
 def _load_processor(source: str, config: Any, kw: dict[str, Any], extra: dict[str, Any]) -> Any:
