@@ -116,7 +116,7 @@ def _fake_vllm(monkeypatch: pytest.MonkeyPatch, archs: list[str] | None, plugin:
     return mod
 
 
-def test_hulu_med_needs_a_vllm_whose_registry_knows_it(monkeypatch) -> None:
+def test_hulu_med_needs_a_vllm_whose_registry_knows_it(monkeypatch, tmp_path) -> None:
     from medunieval.presets import builtin_presets
 
     preset = builtin_presets()["Hulu-Med-7B"]
@@ -133,7 +133,12 @@ def test_hulu_med_needs_a_vllm_whose_registry_knows_it(monkeypatch) -> None:
     assert fake.created == [VLLMBackend.engine_kwargs(preset)]
     assert fake.created[0]["model"] == "ZJU-AI4H/Hulu-Med-7B"
     assert fake.created[0]["trust_remote_code"] is True
-    assert backend.fingerprint().startswith("vllm:ZJU-AI4H/Hulu-Med-7B@main:0.0-fake:")
+    # the fingerprint is the model identity: the resolved commit, never the bare name
+    refs = tmp_path / "hub" / "models--ZJU-AI4H--Hulu-Med-7B" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("c" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert backend.fingerprint().startswith("vllm:ZJU-AI4H/Hulu-Med-7B@" + "c" * 40)
 
 
 def test_registry_is_read_after_plugins_load(monkeypatch) -> None:

@@ -9,6 +9,7 @@ Preset ``options``: ``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_ut
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -151,6 +152,7 @@ class VLLMBackend:
         self.llm = llm
         self._sampling_cls = sampling_cls
         self._fingerprint = fingerprint
+        self._preset: ModelPreset | None = None
         self.chunk = chunk
 
     @classmethod
@@ -191,11 +193,15 @@ class VLLMBackend:
                     "--backend hf, or serve the model elsewhere and use --backend openai."
                 ) from None
             raise ConfigError(f"vLLM could not load {preset.model}: {msg[:300]}") from None
-        fp = identity or model_fingerprint(preset)
         chunk = int((preset.options or {}).get("chunk", DEFAULT_CHUNK))
-        return cls(llm, vllm.SamplingParams, fp, chunk)
+        backend = cls(llm, vllm.SamplingParams, identity or "", chunk)
+        backend._preset = preset  # the identity is computed when first asked (no hub call here)
+        return backend
 
     def fingerprint(self) -> str:
+        if not self._fingerprint and self._preset is not None:
+            vllm_preset = dataclasses.replace(self._preset, backend="vllm")
+            self._fingerprint = model_fingerprint(vllm_preset) or ""
         return self._fingerprint
 
     def close(self) -> None:

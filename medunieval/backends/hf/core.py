@@ -3,6 +3,7 @@ per-request error isolation, the same for every adapter (see the package docstri
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib.util
 import time
@@ -153,7 +154,7 @@ class HFBackend:
             # compiled forward passes; pairs with generate_kwargs {cache_implementation: static}
             adapter.model.forward = torch.compile(adapter.model.forward, mode="reduce-overhead")
 
-        fp = identity or model_fingerprint(preset, device)
+        fp = identity or model_fingerprint(dataclasses.replace(preset, backend="hf"), device)
         backend = cls(
             adapter,
             model_id=preset.model,
