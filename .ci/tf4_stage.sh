@@ -22,6 +22,6 @@ installed=$SECONDS
 "$VENV/bin/python" -c "import transformers; print('tf4 stage: transformers', transformers.__version__)"
 tests=(tests/test_hf_backend.py tests/test_hf_media.py tests/test_cli_hf.py tests/test_hulumed.py
        tests/test_video_llama3.py)
-for f in tests/test_conformance*.py; do [[ -e "$f" ]] && tests+=("$f"); done
+for f in tests/test_*conformance*.py; do [[ -e "$f" ]] && tests+=("$f"); done
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"
 echo "tf4 stage: ${installed}s venv + install, $((SECONDS - installed))s tests"

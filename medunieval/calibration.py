@@ -34,6 +34,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .judge import TASKS, Judge, conversation_string, template
+from .judge import template_sha256 as judge_template_sha256
 from .stats import wilson_interval
 from .types import Record, Response, canonical_json, sha256_hex
 
@@ -54,8 +55,7 @@ class LabelItem:
 
 def template_sha256(task: str) -> str | None:
     """SHA-256 of the judge template a task uses (None for tasks without a shipped one)."""
-    name = TEMPLATES.get(task)
-    return sha256_hex(template(name).encode("utf-8")) if name else None
+    return judge_template_sha256(task) if task in TEMPLATES else None
 
 
 def calibration_key(fingerprint: str, template_hash: str) -> str:

@@ -169,12 +169,18 @@ def judge_line(summary: dict[str, Any]) -> str | None:
     j = summary.get("judge")
     if not j:
         return None
-    if j["judges"] or j["judged"] or j["errors"]:
+    if j["judges"] or j["judged"] or j["errors"] or j.get("unavailable"):
         from .calibration import describe as describe_calibration
 
         return (
             f"judge {', '.join(j['judges']) or '-'} · judged {j['judged']}, judge errors "
-            f"{j['errors']}, not judged {j['unjudged']}"
+            f"{j['errors']}"
+            + (
+                f" ({j['unavailable']} judge unreachable: not judged, rule-based verdict kept)"
+                if j.get("unavailable")
+                else ""
+            )
+            + f", not judged {j['unjudged']}"
             + (f" (e.g. {j['error_example']})" if j.get("error_example") else "")
             + (f" · {describe_calibration(j.get('calibration'))}" if j["judged"] else "")
         )
@@ -289,11 +295,20 @@ def run(
         help="Hub data revision: REV or NAME=REV (repeatable; default: the pinned commit); "
         "'latest' loads the default branch and only warns when it differs from the card.",
     ),
+    max_error_rate: float = typer.Option(
+        0.05,
+        min=0.0,
+        max=1.0,
+        help="Exit 3 when a benchmark's failed samples exceed this fraction (1 = never).",
+    ),
 ) -> None:
     """Run benchmarks for a model; re-running the same command resumes where it stopped.
 
     Every option can also come from ``--config FILE.yaml`` (same names, e.g. ``limit: 20``,
-    ``data: {vqa_rad: /data/vqa_rad}``); flags on the command line override the file."""
+    ``data: {vqa_rad: /data/vqa_rad}``); flags on the command line override the file.
+
+    Exit codes: 0 done; 2 misconfiguration; 3 finished, but a benchmark's error rate exceeds
+    --max-error-rate or its judged scores are incomplete (summary.json `status` says why)."""
     from .engine import Engine, store_path
     from .preflight import check_device, check_output, check_store
     from .runconfig import from_sources
@@ -342,6 +357,14 @@ def run(
     print_summary({r.name: r.summary for r in result.results}, profiles)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    for r in result.results:
+        for reason, n in r.rerun.items():
+            err.print(f"{r.name}: {n} records re-run: {reason}", highlight=False)
+        if r.dropped:
+            err.print(
+                f"{r.name}: {r.dropped} records dropped: samples no longer in the data",
+                highlight=False,
+            )
     gen = sum(r.generated for r in result.results)
     hit = sum(r.cached for r in result.results)
     skip = sum(r.skipped for r in result.results)
@@ -349,6 +372,19 @@ def run(
         f"generated {gen}, from cache {hit}, already done {skip} · results in {result.run_dir}",
         highlight=False,
     )
+    code, problems = _exit_status(result, cfg.max_error_rate)
+    for line in problems:
+        err.print(f"[bold yellow]incomplete:[/] {line}", highlight=False, soft_wrap=True)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_status(result: Any, max_error_rate: float) -> tuple[int, list[str]]:
+    """The exit policy (``exit_policy``) for any executor's result; written to summary.json."""
+    from .exit_policy import apply_exit_policy
+
+    summaries = {r.name: r.summary for r in result.results}
+    return apply_exit_policy(result.run_dir, summaries, max_error_rate)
 
 
 def _explicit_options(ctx: typer.Context) -> dict[str, Any]:
@@ -416,7 +452,9 @@ def list_(
     elif fmt == "json":
         sys.stdout.write(render_json(cols, table_rows))
     else:
-        table = Table(*cols)
+        table = Table()
+        for col in cols:
+            table.add_column(col, overflow="fold")  # on a narrow terminal cells wrap, never cut
         for row in table_rows:
             table.add_row(*row)
         out.print(table)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__, prompts
+from . import __version__, prompts, provenance
 from .backends import BACKENDS, Backend
 from .benchmarks import BENCHMARKS
 from .benchmarks.base import Benchmark, prior_turns
@@ -25,8 +26,11 @@ from .data.parts import MediaSpecs, build_all, media_part, media_specs, media_wo
 from .data.sources import RawRows
 from .distributed.shards import select_shard
 from .errors import ConfigError, SampleError
+from .exit_policy import DEFAULT_MAX_ERROR_RATE, apply_exit_policy
 from .judge import Judge, judge_records
 from .manifest import environment, git_info
+from .model_identity import cache_file_for
+from .model_identity import identity as model_identity
 from .presets import ModelPreset, resolve_model
 from .rundir import RunDir, atomic_write_json
 from .scoring.aggregate import summarize
@@ -85,6 +89,7 @@ class RunConfig:
     judge: str | None = None
     max_image_pixels: int | None = None
     data_revision: dict[str, str] = field(default_factory=dict)
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 @dataclass
@@ -94,12 +99,19 @@ class BenchResult:
     generated: int = 0
     cached: int = 0
     skipped: int = 0
+    #: records re-run this invocation because an input changed, by reason
+    rerun: dict[str, int] = field(default_factory=dict)
+    #: records of samples no longer in the data, removed from the run
+    dropped: int = 0
 
 
 @dataclass
 class RunResult:
     run_dir: Path
     results: list[BenchResult]
+    #: 0, or ``exit_policy.EXIT_INCOMPLETE`` with ``problems`` saying why
+    exit_code: int = 0
+    problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. unmatched replay predictions
 
 
@@ -167,6 +179,7 @@ def gen_params(cfg: RunConfig, bench: Benchmark, preset: ModelPreset) -> GenPara
 def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
     """A deterministic run id, so re-running the same command resumes the same run."""
     if cfg.run_id:
+        check_run_id(cfg.run_id)
         return cfg.run_id + shard_suffix(cfg)
     ident = {
         "preset": {k: v for k, v in preset.to_dict().items() if k != "source"},
@@ -187,6 +200,19 @@ def run_id_for(cfg: RunConfig, preset: ModelPreset) -> str:
         ident["data_revision"] = dict(sorted(cfg.data_revision.items()))
     digest = sha256_hex(canonical_json(ident).encode())[:10]
     return f"{_slug(preset.name)}-{digest}{shard_suffix(cfg)}"
+
+
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,199}$")
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id is one safe path component (letters, digits, ``._+=@-``, not starting with a
+    dot): ``--run-id ../x`` must not write outside ``--output``."""
+    if not _SAFE_RUN_ID.match(run_id):
+        raise ConfigError(
+            f"--run-id {run_id!r}: use one folder name of letters, digits and ._+=@- "
+            "(no path separators, not starting with a dot)"
+        )
 
 
 SHARD_STORE = "responses.sqlite"  # a shard run's own response store, inside its run directory
@@ -228,13 +254,15 @@ def build_request(
     params: GenParams,
     reasoning: bool,
     specs: MediaSpecs | None = None,
+    check: bool = True,
 ) -> Request:
-    """The request for one sample; a broken row or unreadable media raises ``SampleError``."""
+    """The request for one sample; a broken row or unreadable media raises ``SampleError``.
+    ``check=False``: media digests without decoding (to compare inputs, not to generate)."""
     if sample.error is not None:
         raise sample.error
     parts: list[Any] = []
     for ref in sample.media:
-        parts.append(media_part(ref, specs or media_specs(bench)))
+        parts.append(media_part(ref, specs or media_specs(bench), check))
     parts.append(TextPart(bench.prompt(sample, reasoning)))
     messages = (*prior_turns(sample), Message("user", tuple(parts)))
     return Request(sample.id, bench.name, messages, params)
@@ -266,6 +294,7 @@ def _record(
     key: str | None,
     response: Response | None,
     error: SampleError | None,
+    prov: dict[str, Any] | None = None,
 ) -> Record:
     return Record(
         sample_id=sample.id,
@@ -282,6 +311,7 @@ def _record(
         meta={k: v for k, v in sample.meta.items() if k != "context"},
         question=sample.question,
         error={"kind": error.kind, "reason": error.reason} if error else None,
+        provenance=prov,
     )
 
 
@@ -340,6 +370,7 @@ class Engine:
             )
         self._specs: MediaSpecs | None = None  # the current benchmark's volume / video specs
         self._all_ids: dict[str, list[str]] = {}  # every sample id of each benchmark's data
+        self._model_fp: str | None = None
 
     @property
     def loaded_backend(self) -> Backend | None:
@@ -357,17 +388,40 @@ class Engine:
                 batch_size=self.cfg.batch_size,
                 device=self.cfg.device,
                 concurrency=self.cfg.concurrency,
+                identity=self._model_fp or self._identity(),
             )
         return self._backend
+
+    def _backend_class(self) -> Any:
+        """The backend's class: a registered one, or a Python model object's own (``evaluate``
+        passes the object; its ``fingerprint()`` is then the model identity)."""
+        if self._backend is not None and self.preset.backend not in BACKENDS.names():
+            return type(self._backend)
+        return BACKENDS.get(self.preset.backend)
+
+    def _identity(self) -> str | None:
+        # the weight-digest cache lives beside the store even with --no-cache (it holds no
+        # answers, and a large checkpoint should not be hashed again on every run)
+        cls = self._backend_class()
+        cache = cache_file_for(store_path(self.cfg))
+        return model_identity(self.preset, cls, self.cfg.device, cache)
+
+    @property
+    def model_fingerprint(self) -> str:
+        """The model identity in every request key, computed without loading the model
+        (``model_identity``); only a backend unknown there is loaded to ask it."""
+        if self._model_fp is None:
+            self._model_fp = self._identity() or self.backend.fingerprint()
+        return self._model_fp
 
     @property
     def uses_store(self) -> bool:
         """Whether this run reads / writes the response store (its backend is cacheable)."""
-        return bool(getattr(BACKENDS.get(self.preset.backend), "cacheable", True))
+        return bool(getattr(self._backend_class(), "cacheable", True))
 
     @property
     def store(self) -> ResponseStore | None:
-        if self._store is None and self.cfg.use_cache and self.backend.cacheable:
+        if self._store is None and self.cfg.use_cache and self.uses_store:
             shard_store = self.run_dir.path / SHARD_STORE if self.cfg.num_shards > 1 else None
             self._store = ResponseStore(store_path(self.cfg, self.run_dir.path), shard_store)
         return self._store
@@ -384,26 +438,38 @@ class Engine:
             results = [
                 self._run_bench(b, raw, manifest) for b, raw in zip(self.benches, raws, strict=True)
             ]
+            # The records of this invocation's benchmarks were all made (or verified) with this
+            # invocation's inputs: the manifest describes them, and keeps the history.
+            config = self._config_dict()
+            manifest["config"], manifest["model"] = config, self.preset.to_dict()
+            manifest["prompt_template_sha256"] = prompts.template_hash()
+            manifest["seed"] = self.cfg.seed
+            manifest["backend"] = {"name": self.preset.backend, "fingerprint": self._model_fp}
             manifest["invocations"].append(
                 {
                     "started": started,
                     "finished": time.time(),
                     "argv": sys.argv,
+                    "config": config,
+                    "model_fingerprint": self._model_fp,
                     "generated": sum(r.generated for r in results),
                     "cached": sum(r.cached for r in results),
                     "skipped": sum(r.skipped for r in results),
+                    "rerun": {r.name: r.rerun for r in results if r.rerun},
+                    "dropped": {r.name: r.dropped for r in results if r.dropped},
                 }
             )
-            if self._backend is not None:
-                manifest["backend"]["fingerprint"] = self._backend.fingerprint()
             if self._judge is not None:
                 manifest["judge"] = self._judge.describe()
             warnings = self._replay_warnings()
             if warnings:
                 manifest["invocations"][-1]["warnings"] = warnings
             rd.write_manifest(manifest)
-            write_run_summary(rd, self.preset.name, {r.name: r.summary for r in results})
-            return RunResult(rd.path, results, warnings)
+            summaries = {r.name: r.summary for r in results}
+            rerun = {r.name: {"rerun": r.rerun, "dropped": r.dropped} for r in results}
+            write_run_summary(rd, self.preset.name, summaries, {"provenance": rerun})
+            code, problems = apply_exit_policy(rd.path, summaries, self.cfg.max_error_rate)
+            return RunResult(rd.path, results, code, problems, warnings)
         finally:
             if self._backend is not None and self._close_backend:
                 self._backend.close()
@@ -421,9 +487,13 @@ class Engine:
         path = predictions_path(self.preset, self.cfg.predictions)
         return check_predictions(path, self._all_ids) if path is not None else []
 
-    def _new_manifest(self) -> dict[str, Any]:
+    def _config_dict(self) -> dict[str, Any]:
         cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()}
         cfg["data"] = {k: str(v) for k, v in self.cfg.data.items()}
+        return cfg
+
+    def _new_manifest(self) -> dict[str, Any]:
+        cfg = self._config_dict()
         return {
             "run_id": self.run_dir.path.name,
             "created": time.time(),
@@ -461,6 +531,7 @@ class Engine:
             # the whole id list, in dataset order: `merge` checks completeness and orders by it
             shard = {"index": cfg.shard_index, "of": cfg.num_shards, "ids": [s.id for s in samples]}
             samples = select_shard(bench.name, samples, cfg.num_shards, cfg.shard_index)
+        fp = self.model_fingerprint
         manifest["benchmarks"][bench.name] = {
             "source": raw.origin,
             "data_revision": raw.revision,
@@ -472,22 +543,34 @@ class Engine:
             "subset": subset.to_dict() if subset is not None else None,
             "generation": params.to_dict(),
             "reasoning": cfg.reasoning,
+            "model_fingerprint": fp,
+            "prompt_template_sha256": prompts.template_hash(),
         }
         self._specs = media_specs(bench, self.preset.options, cfg.max_image_pixels)
         if any(m.kind != "image" for s in samples for m in s.media):
             manifest["benchmarks"][bench.name]["media"] = self._specs.to_dict()
         rd.repair_tail(bench.name)
         # The run lock makes this process the only writer: the records read here plus those it
-        # emits are the file's content, so it is read once, not again at the end.
-        self._records = {r.sample_id: r for r in rd.read_records(bench.name)}
-        todo = [s for s in samples if s.id not in self._records or self._records[s.id].failed]
-        result = BenchResult(bench.name, {}, skipped=len(samples) - len(todo))
+        # emits are the file's content, so it is read once, not again at the end. Records of
+        # samples no longer in the data are removed: they must not count (here or in rescore).
+        ids = {s.id for s in samples}
+        existing = rd.read_records(bench.name)
+        self._records = {r.sample_id: r for r in existing if r.sample_id in ids}
+        result = BenchResult(bench.name, {}, dropped=len(existing) - len(self._records))
+        if result.dropped:
+            rd.rewrite_records(bench.name, list(self._records.values()))
+        todo = self._stale(bench, samples, params, fp, result)
         self.progress(bench.name, result.skipped, len(samples))
         if todo:
-            self._generate(bench, todo, params, result)
+            self._generate(bench, todo, fp, result)
         records = [self._records[s.id] for s in samples if s.id in self._records]
-        if self._judge is not None and judge_records(bench, records, self._judge):
-            rd.rewrite_records(bench.name, list(self._records.values()))
+        if self._judge is not None:
+            rejudged = judge_records(bench, records, self._judge)
+            if rejudged:
+                rd.rewrite_records(bench.name, list(self._records.values()))
+                for reason, n in rejudged.items():
+                    if reason != "new":  # a first verdict is no re-run
+                        result.rerun[reason] = result.rerun.get(reason, 0) + n
         summary = summarize(bench, records)
         attach_calibration(summary, records, calibration_dir(cfg.output.parent))
         write_submission(rd, bench, records, summary)
@@ -501,45 +584,118 @@ class Engine:
         result.summary = summary
         return result
 
-    def _generate(
-        self, bench: Benchmark, todo: list[Sample], params: GenParams, result: BenchResult
-    ) -> None:
-        fp = self.backend.fingerprint()
-        failed: list[Record] = []
-        by_key: dict[str, list[tuple[Sample, Request]]] = {}
+    def _stale(
+        self,
+        bench: Benchmark,
+        samples: list[Sample],
+        params: GenParams,
+        fp: str,
+        result: BenchResult,
+    ) -> list[tuple[Sample, Request | SampleError, str | None, dict[str, Any] | None]]:
+        """Build every sample's request and provenance; return those whose record is missing,
+        failed or made from other inputs (``provenance.stale_reason``), counting the reasons in
+        ``result.rerun`` and the reusable records in ``result.skipped``."""
+        cls = self._backend_class()
+        predict = None
+        if getattr(cls, "per_sample_answers", False):  # replay: answers are per sample id
+            holder = self.backend  # a wrapper (e.g. the Ray executor's) may not read the file
+            if not hasattr(holder, "prediction_digest"):
+                holder = cls.from_preset(self.preset, predictions=self.cfg.predictions)
+            predict = holder.prediction_digest
+        sampled = params.temperature > 0
 
-        def build(sample: Sample) -> Request:
-            return build_request(bench, sample, params, self.cfg.reasoning, self._specs)
+        def build(sample: Sample, check: bool = True) -> Request:
+            p = params
+            if sampled:  # each sample its own draw, seeded per sample
+                p = replace(params, seed=provenance.sample_seed(params.seed, bench.name, sample.id))
+            return build_request(bench, sample, p, self.cfg.reasoning, self._specs, check)
 
-        for sample, req in build_all(build, todo, media_workers(todo)):
+        def prov_of(sample: Sample, req: Request) -> tuple[dict[str, Any], str | None]:
+            pred = predict(bench.name, sample.id) if predict is not None else None
+            return provenance.make(sample, req, fp, params, pred), pred
+
+        # Samples with a successful record are checked first from media digests alone (nothing
+        # decoded); only the samples that must run are fully built and checked.
+        reasons: Counter[str] = Counter()
+        counted: set[str] = set()
+        full: list[Sample] = []
+        done = {sid for sid, r in self._records.items() if not r.failed}
+        reusable = [s for s in samples if s.id in done]
+        others = [s for s in samples if s.id not in done]
+        for sample, req in build_all(lambda s: build(s, False), reusable, media_workers(reusable)):
             if isinstance(req, SampleError):
-                failed.append(_record(sample, None, None, None, req))
+                full.append(sample)  # the full build records the error (and the reason)
                 continue
-            by_key.setdefault(req.key(fp), []).append((sample, req))
+            reason = provenance.stale_reason(self._records[sample.id], prov_of(sample, req)[0])
+            if reason is None:
+                result.skipped += 1
+                continue
+            reasons[reason] += 1
+            counted.add(sample.id)
+            full.append(sample)
+        todo = []
+        rebuild = full + others if full else others
+        for sample, req in build_all(build, rebuild, media_workers(rebuild)):
+            old = None if sample.id in counted else self._records.get(sample.id)
+            if isinstance(req, SampleError):
+                if old is not None and not old.failed:
+                    reasons[provenance.COMPONENTS["data"]] += 1  # e.g. its image is gone
+                elif old is not None:
+                    reasons[provenance.RETRY_FAILED] += 1
+                todo.append((sample, req, None, None))
+                continue
+            prov, pred = prov_of(sample, req)
+            if old is not None:
+                reasons[provenance.stale_reason(old, prov) or provenance.RETRY_FAILED] += 1
+            todo.append((sample, req, req.key(fp, provenance.per_sample_key(req, pred)), prov))
+        result.rerun.update(reasons)
+        return todo
+
+    def _generate(
+        self,
+        bench: Benchmark,
+        todo: list[tuple[Sample, Request | SampleError, str | None, dict[str, Any] | None]],
+        fp: str,
+        result: BenchResult,
+    ) -> None:
+        failed: list[Record] = []
+        by_key: dict[str, list[tuple[Sample, Request, dict[str, Any] | None]]] = {}
+        for sample, req, key, prov in todo:
+            if isinstance(req, SampleError) or key is None:
+                failed.append(_record(sample, None, None, None, req))  # type: ignore[arg-type]
+                continue
+            by_key.setdefault(key, []).append((sample, req, prov))
         self._emit(bench, failed)
         store = self.store
         hits = store.get_many(list(by_key)) if store is not None else {}
         hits = {k: v for k, v in hits.items() if _check_size(v) is v}  # oversized: regenerate
-        self._emit(bench, [_record(s, r, k, hits[k], None) for k in hits for s, r in by_key[k]])
+        self._emit(
+            bench, [_record(s, r, k, hits[k], None, p) for k in hits for s, r, p in by_key[k]]
+        )
         result.cached += sum(len(by_key[k]) for k in hits)
         pending = [(k, v[0][1]) for k, v in by_key.items() if k not in hits]
         key_of = {id(req): key for key, req in pending}
         buffer: list[tuple[str, Response]] = []
         last_flush = time.monotonic()
+        # a crash loses at most one flush; answers that cost nothing (replay) flush less often
+        cacheable = getattr(self._backend_class(), "cacheable", True)
+        every = self.cfg.flush_every if cacheable else max(self.cfg.flush_every, 4096)
 
         def flush() -> None:
             if store is not None:  # an oversized answer is an error: never stored
                 store.put_many((k, fp, _check_size(resp)) for k, resp in buffer)
-            recs = [_record(s, r, k, resp, None) for k, resp in buffer for s, r in by_key[k]]
+            recs = [_record(s, r, k, resp, None, p) for k, resp in buffer for s, r, p in by_key[k]]
             self._emit(bench, recs)
             buffer.clear()
 
+        if not pending:  # everything came from the store: the model is never loaded
+            return
         try:  # a backend that stops the run (auth failure, dead server) keeps what it returned
             for req, resp in self.backend.generate([r for _, r in pending]):
                 key = key_of[id(req)]
                 buffer.append((key, resp))
                 result.generated += 1
-                if len(buffer) >= self.cfg.flush_every or time.monotonic() - last_flush > 2.0:
+                if len(buffer) >= every or time.monotonic() - last_flush > 2.0:
                     flush()
                     last_flush = time.monotonic()
         finally:
@@ -555,11 +711,13 @@ class Engine:
         self.progress(bench.name, len(records), 0)
 
 
-def write_run_summary(rd: RunDir, model: str | None, summaries: dict[str, Any]) -> None:
-    """The run-level ``summary.json``: every benchmark's summary, keyed by benchmark id."""
-    atomic_write_json(
-        rd.path / "summary.json", {"run_id": rd.path.name, "model": model, "benchmarks": summaries}
-    )
+def write_run_summary(
+    rd: RunDir, model: str | None, summaries: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    """The run-level ``summary.json``: every benchmark's summary, keyed by benchmark id (and
+    ``extra``: this invocation's re-runs by reason, under ``provenance``)."""
+    data = {"run_id": rd.path.name, "model": model, "benchmarks": summaries, **(extra or {})}
+    atomic_write_json(rd.path / "summary.json", data)
 
 
 def write_submission(

@@ -5,7 +5,9 @@ answer correct? MedUniEval's prompt), ``rubric`` (HealthBench rubric items, the 
 template) or ``diagnosis`` (RareBench: rank of the first listed diagnosis matching the gold one).
 After generation, :func:`judge_records` builds every judge prompt of a benchmark, sends the
 ones not yet answered in one batch through the judge backend (which owns concurrency), stores raw
-output and parsed verdict in ``Record.judge`` and re-scores the records.
+output, parsed verdict, judge fingerprint and template hash in ``Record.judge`` (a judgement)
+and re-scores the records: scoring decides the verdicts (``scoring/judged.py``); the dependency
+runs one way, judge -> scoring.
 
 Judge requests are ordinary ``Request`` s (benchmark ``judge:<bench>``), greedy, with a fixed
 token budget, keyed with the judge backend's fingerprint and kept in the same
@@ -15,13 +17,15 @@ the same prompt twice. Failed judge calls are not stored.
 Unparseable output is retried at most ``retries`` times. Because temperature 0 repeats itself,
 a retry is a *different* prompt: the conversation so far plus the judge's own reply and a user
 turn naming the required format. After the last retry the item is a judge error: recorded,
-counted in the summary (``judge.errors``), never scored as a silent "incorrect".
+counted in the summary (``judge.errors``), never scored as a silent "incorrect". A judge that
+cannot be reached leaves the record ``unavailable``: not judged, never wrong.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,8 +36,12 @@ from typing import Any
 from .backends import BACKENDS, Backend
 from .benchmarks.base import Benchmark
 from .errors import ConfigError
+from .model_identity import cache_file_for
+from .model_identity import identity as model_identity
 from .presets import ModelPreset, resolve_model
 from .scoring import compat
+from .scoring.judged import vqa_covers
+from .scoring.profiles import score_record
 from .store import ResponseStore
 from .types import (
     GenParams,
@@ -86,12 +94,6 @@ def vqa_judge_input(bench: Benchmark, rec: Record) -> tuple[str, str]:
     if bench.compat_vqa in ("vqa_rad", "path_vqa"):
         text, answer = text.lower().strip(), answer.lower().strip()
     return text, answer
-
-
-def vqa_covers(bench: Benchmark, rec: Record) -> bool:
-    """Which records the VQA judge sees: open questions everywhere; closed ones too where
-    MedUniEval judged them (SLAKE, PathVQA) so ``compat`` can reproduce that."""
-    return rec.answer_type == "open" or bench.compat_vqa in ("slake", "path_vqa")
 
 
 def vqa_prompts(bench: Benchmark, rec: Record) -> list[str]:
@@ -229,6 +231,7 @@ class Judge:
         self.params = GenParams(max_new_tokens=max_tokens, temperature=0.0, top_p=1.0)
         self._backend: Backend | None = None
         self._store: ResponseStore | None = None
+        self._fp: str | None = None
         self.calls = 0  # requests sent to the judge backend
         self.cache_hits = 0
 
@@ -243,17 +246,24 @@ class Judge:
     def backend(self) -> Backend:
         if self._backend is None:
             cls = BACKENDS.get(self.preset.backend)
-            self._backend = cls.from_preset(self.preset, **self.options)
+            self._backend = cls.from_preset(self.preset, identity=self._fp, **self.options)
         return self._backend
 
     @property
     def store(self) -> ResponseStore | None:
-        if self._store is None and self.store_path is not None and self.backend.cacheable:
+        cacheable = getattr(BACKENDS.get(self.preset.backend), "cacheable", True)
+        if self._store is None and self.store_path is not None and cacheable:
             self._store = ResponseStore(self.store_path)
         return self._store
 
     def fingerprint(self) -> str:
-        return self.backend.fingerprint()
+        """The judge model's identity, without loading it where ``model_identity`` can."""
+        if self._fp is None:
+            cls = BACKENDS.get(self.preset.backend)
+            device = self.options.get("device")
+            self._fp = model_identity(self.preset, cls, device, cache_file_for(self.store_path))
+            self._fp = self._fp or self.backend.fingerprint()
+        return self._fp
 
     def describe(self) -> dict[str, Any]:
         """What the manifest records about the judge (no fingerprint if it was never needed)."""
@@ -261,7 +271,7 @@ class Judge:
             "preset": self.preset.name,
             "model": self.preset.model,
             "backend": self.preset.backend,
-            "fingerprint": self._backend.fingerprint() if self._backend is not None else None,
+            "fingerprint": self._fp,
             "generation": self.params.to_dict(),
             "retries": self.retries,
         }
@@ -286,7 +296,7 @@ class Judge:
                 todo.setdefault(key, req)
         key_of = {id(req): key for key, req in todo.items()}
         fresh: list[tuple[str, str, Response]] = []
-        for req, resp in self.backend.generate(list(todo.values())):
+        for req, resp in self.backend.generate(list(todo.values())) if todo else ():
             out[key_of[id(req)]] = resp
             fresh.append((key_of[id(req)], fp, resp))
         self.calls += len(todo)
@@ -344,13 +354,34 @@ def needs_judging(rec: Record, key: str) -> bool:
     return rec.judge is None or rec.judge.get("key") != key or rec.judge.get("error") is not None
 
 
-def judge_records(bench: Benchmark, records: list[Record], judge: Judge) -> int:
-    """Fill ``Record.judge`` for the records of ``bench`` that need a verdict and re-score them;
-    returns how many records changed. Failed records are never judged."""
-    from .scoring.profiles import score_record
+def template_sha256(task: str) -> str:
+    """The hash of a judge task's prompt template (recorded in every judgement)."""
+    if task == "diagnosis":
+        from .benchmarks.rarebench import JUDGE
 
+        text = JUDGE
+    else:
+        text = template("vqa_judge.txt" if task == "vqa" else "healthbench_grader.txt")
+    return sha256_hex(text.encode("utf-8"))
+
+
+def rejudge_reason(rec: Record, fingerprint: str) -> str | None:
+    """Why an already judged record is judged again (None: judged for the first time)."""
+    if rec.judge is None:
+        return None
+    if rec.judge.get("error") is not None:
+        return "judge retried after a judge error"
+    if rec.judge.get("fingerprint") != fingerprint:
+        return "judge changed"
+    return "judge prompt changed"
+
+
+def judge_records(bench: Benchmark, records: list[Record], judge: Judge) -> dict[str, int]:
+    """Fill ``Record.judge`` for the records of ``bench`` that need a verdict and re-score them.
+    Returns the number of records judged, by reason (``new`` for a first verdict; else
+    :func:`rejudge_reason`); empty when nothing changed. Failed records are never judged."""
     if bench.judge is None:
-        return 0
+        return {}
     task = TASKS.get(bench.judge)
     if task is None:
         raise ConfigError(f"{bench.name}: unknown judge task {bench.judge!r}; known: {list(TASKS)}")
@@ -365,17 +396,22 @@ def judge_records(bench: Benchmark, records: list[Record], judge: Judge) -> int:
         key = judge_key(fp, prompts, judge.params)
         if needs_judging(rec, key):
             todo.append((rec, prompts, key))
+    reasons = Counter(rejudge_reason(rec, fp) or "new" for rec, _, _ in todo)
+    template_hash = template_sha256(task.name) if todo else ""
     flat = [p for _, prompts, _ in todo for p in prompts]
     ids = [f"{rec.sample_id}#{i}" for rec, prompts, _ in todo for i in range(len(prompts))]
     outcomes = iter(judge.ask(bench.name, flat, task, ids))
     for rec, prompts, key in todo:
         items = [next(outcomes).to_dict() for _ in prompts]
         errors = [it["error"] for it in items if it["error"]]
+        unavailable = any(str(e).startswith("judge_call_failed") for e in errors)
         rec.judge = {
             "task": task.name,
             "judge": judge.preset.name,
             "fingerprint": fp,
+            "template_sha256": template_hash,
             "key": key,
+            "status": "unavailable" if unavailable else "unparseable" if errors else "judged",
             **task.verdict(items),
             **({"raw": items[0]["raw"]} if len(items) == 1 else {}),
             "items": items,
@@ -384,38 +420,4 @@ def judge_records(bench: Benchmark, records: list[Record], judge: Judge) -> int:
             else None,
         }
         rec.scores = score_record(bench, rec)
-    return len(todo)
-
-
-def judge_summary(bench: Benchmark, records: list[Record]) -> dict[str, Any] | None:
-    """The summary's ``judge`` block: who judged, how many records, how many judge errors, and
-    which policy produced the open / rubric / diagnosis scores."""
-    if bench.judge is None:
-        return None
-    task = TASKS[bench.judge]
-    judged = [r for r in records if r.judge is not None and r.judge.get("task") == task.name]
-    errors = [r for r in judged if r.judge and r.judge.get("error")]
-    needing = sum(1 for r in records if not r.failed and task.prompts(bench, r))
-    judges = sorted({str(r.judge.get("judge")) for r in judged if r.judge})
-    out: dict[str, Any] = {
-        "task": task.name,
-        "judges": judges,
-        "needing": needing,
-        "judged": len(judged) - len(errors),
-        "errors": len(errors),
-        "unjudged": needing - len(judged),
-    }
-    if errors:
-        out["error_example"] = errors[0].judge.get("error") if errors[0].judge else None
-    if task.name == "vqa":
-        out["open_policy"] = {
-            "strict": "judge" if judged else "exact_match (no --judge; token F1 beside it)",
-            "compat": (
-                "judge: open only (VQA-RAD)"
-                if bench.compat_vqa == "vqa_rad"
-                else "judge: open and closed"
-            )
-            if judged
-            else "em (MedUniEval without judge)",
-        }
-    return out
+    return dict(reasons)

@@ -27,10 +27,13 @@ def rows(what: str) -> tuple[list[str], list[list[str]]]:
             out.append([name, b.title, b.task, sample_id_doc(name), source, b.description])
         return cols, out
     if what == "models":
-        cols = ["preset", "model", "backend", "adapter", "group"]
+        from .model_routes import how_tested, paper_rows, route
+
+        cols = ["preset", "paper row", "route", "model", "tested by"]
+        rows_of = paper_rows()
         return cols, [
-            [name, p.model, p.backend, p.adapter, p.group or ""]
-            for name, p in sorted(builtin_presets().items())
+            [name, ", ".join(rows_of.get(name, [])) or "-", route(p), p.model, how_tested(p)]
+            for name, p in sorted(builtin_presets().items(), key=lambda kv: kv[0].lower())
         ]
     if what == "backends":
         return ["backend"], [[name] for name in BACKENDS.names()]

@@ -21,11 +21,15 @@ class ModelPreset:
     """How to load and prompt one model.
 
     ``backend``: hf | vllm | openai | replay. ``model``: hub id or local path. ``adapter`` (hf):
-    ``auto`` | ``vlm`` (AutoProcessor + chat template) | ``causal_lm`` (text-only) | ``hulumed``
-    (Hulu-Med remote-code API). ``generation`` overrides generation defaults; ``options`` holds
+    ``auto`` | ``vlm`` (AutoProcessor + chat template) | ``mllama`` (``vlm`` for Llama 3.2 Vision)
+    | ``causal_lm`` (text-only) | ``hulumed`` (Hulu-Med remote-code API) | ``video_llama3``.
+    ``generation`` overrides generation defaults; ``options`` holds
     backend-specific settings (attn_implementation, device_map, batch_size, ...). ``group``:
     the leaderboard row group a run of this model goes into (``proprietary``,
     ``general_lt10b``, ``general_gt10b``, ``medical_lt10b``, ``medical_gt10b``).
+    ``architecture``: the checkpoint's model class (``architectures[0]`` of its config.json;
+    the vllm backend checks it against vLLM's registry). ``own_code``: set for models that need
+    their own code, the documented way to run them; any other backend is refused with it.
     """
 
     name: str
@@ -39,6 +43,8 @@ class ModelPreset:
     options: dict[str, Any] = field(default_factory=dict)
     group: str | None = None
     description: str = ""
+    architecture: str | None = None
+    own_code: str = ""
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +104,8 @@ def resolve_model(spec: str, backend: str | None = None) -> ModelPreset:
             f"--model {spec!r} is not a preset, a preset YAML, a local model directory or a hub id "
             f"(org/name).{hint} Run `medunieval list models` for presets."
         )
+    if backend and backend not in (preset.backend, "replay") and preset.own_code:
+        raise ConfigError(f"--backend {backend} cannot run {preset.name}: {preset.own_code}")
     if backend:
         preset.backend = backend
     return preset

@@ -212,11 +212,13 @@ class Request:
         """Every image, volume and video part, in message order."""
         return [p for m in self.messages for p in m.content if not isinstance(p, TextPart)]
 
-    def key(self, model_fingerprint: str) -> str:
+    def key(self, model_fingerprint: str, per_sample: Any = None) -> str:
         """Stable content hash: model identity, generation parameters, messages, media digests.
 
-        The sample id and benchmark are not part of it: the same prompt on the same model is the
-        same generation, wherever it comes from.
+        The sample id and benchmark are not part of it unless ``per_sample`` says what makes
+        the answer specific to the sample (replay: the id and its prediction's digest; sampled
+        generation: the id): otherwise the same prompt on the same model is the same
+        generation, wherever it comes from.
         """
         msgs = [
             {
@@ -231,6 +233,8 @@ class Request:
             for m in self.messages
         ]
         payload = {"model": model_fingerprint, "params": self.params.to_dict(), "messages": msgs}
+        if per_sample is not None:
+            payload["sample"] = per_sample
         return sha256_hex(canonical_json(payload).encode("utf-8"))
 
 
@@ -267,6 +271,8 @@ class Record:
     ``error`` is ``{"kind", "reason"}`` when the sample could not be built; a failed
     generation is a ``response`` with ``error`` set. ``judge`` is reserved for judge verdicts
     (raw output + verdict) that the strict profile uses for open answers when present.
+    ``provenance`` holds the digests of the inputs the record was made from
+    (``medunieval.provenance``); None for records written before it existed.
     """
 
     sample_id: str
@@ -283,6 +289,7 @@ class Record:
     error: dict[str, str] | None = None
     judge: dict[str, Any] | None = None
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:

@@ -132,7 +132,7 @@ def test_an_echoed_key_is_redacted_and_an_oversized_answer_never_cached(
     with FakeChatServer(answer="x" * 1_000_000) as server:  # a 1 MB answer (the cap is 200k)
         server.rules = {"": ["echo_key"] * 2}
         preset = _preset(tmp_path, server, concurrency=1)
-        assert _run(tmp_path, preset, data_root, 4).exit_code == 0
+        assert _run(tmp_path, preset, data_root, 4).exit_code == 3  # 2 oversized: exit policy
         recs = _records(tmp_path)
         echoed = [r for r in recs.values() if r["response"]["text"]]
         assert len(echoed) == 2
@@ -146,7 +146,7 @@ def test_an_echoed_key_is_redacted_and_an_oversized_answer_never_cached(
         # ones are asked again
         before = len(server.log)
         res = _run(tmp_path, preset, data_root, 4, run_id="again")
-        assert res.exit_code == 0 and "generated 2, from cache 2" in res.output, res.output
+        assert res.exit_code == 3 and "generated 2, from cache 2" in res.output, res.output
         assert len(server.log) - before == 2
         # an oversized answer a store holds from an older version is not served either
         from medunieval.store import ResponseStore
@@ -156,7 +156,7 @@ def test_an_echoed_key_is_redacted_and_an_oversized_answer_never_cached(
         store.put_many((r["request_key"], "fp", Response(text="y" * 300_000)) for r in big)
         store.close()
         res = _run(tmp_path, preset, data_root, 4, run_id="third")
-        assert res.exit_code == 0 and "generated 2, from cache 2" in res.output, res.output
+        assert res.exit_code == 3 and "generated 2, from cache 2" in res.output, res.output
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path

@@ -337,7 +337,7 @@ def test_test_split_runs_without_a_score_and_writes_a_submission(tmp_path):
         "t",
     ]
     res = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # 1 of 3 without a prediction (> 5% errors)
     folder = tmp_path / "runs" / "t" / "mmmu_med_test"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["scored"] is False and "profiles" not in summary and summary["n"] == 3

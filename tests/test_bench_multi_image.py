@@ -266,7 +266,7 @@ def test_missing_second_image_is_a_counted_missing_media_error(tmp_path, root):
         tmp_path / "p.jsonl", [("medxpertqa_mm", s.id, s.answer) for s in samples]
     )
     res = _run(tmp_path, data, preds, ["medxpertqa_mm"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # 1 of 6 (> 5% errors)
     s = _summary(tmp_path, "medxpertqa_mm")
     assert s["n"] == 6 and s["errors"] == 1
     assert s["error_kinds"] == {"missing_media": 1}

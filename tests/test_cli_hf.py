@@ -21,7 +21,9 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     return {"vl": build_tiny_qwen2_vl(root / "vl"), "lm": build_tiny_qwen2_lm(root / "lm")}
 
 
-def run(model: Path, bench: str, data: Path, out: Path, run_id: str, *extra: str):
+def run(
+    model: Path, bench: str, data: Path, out: Path, run_id: str, *extra: str, expect_errors=False
+):
     args = [
         "run",
         "--model",
@@ -43,7 +45,7 @@ def run(model: Path, bench: str, data: Path, out: Path, run_id: str, *extra: str
         *extra,
     ]
     res = runner.invoke(app, args, catch_exceptions=False)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == (3 if expect_errors else 0), res.output  # 3: exit policy
     return res
 
 
@@ -140,7 +142,8 @@ def test_text_lm_batched_equals_unbatched(tmp_path, data_root, tiny):
 
 
 def test_text_only_model_on_an_image_benchmark_records_errors(tmp_path, data_root, tiny):
-    res = run(tiny["lm"], "slake", data_root / "slake", tmp_path, "c", "--limit", "5")
+    res = run(tiny["lm"], "slake", data_root / "slake", tmp_path, "c", "--limit", "5",
+              expect_errors=True)  # fmt: skip
     summary, recs = load(tmp_path, "c", "slake")
     assert summary["errors"] == 5 and summary["error_kinds"] == {"unsupported_modality": 5}
     assert summary["profiles"]["strict"]["score"] == 0.0

@@ -72,7 +72,7 @@ def test_decompression_bomb_is_one_samples_error_and_reruns_survive(
     preds = gold_preds(tmp_path, "vqa_rad", fresh_data)
     for _ in range(2):  # the re-run (which retries failed samples) does not die either
         res = replay_cli(tmp_path, preds, ["vqa_rad"], "--limit", "4", data_dir=fresh_data)
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 3, res.output  # 1 of 4 failed: the exit policy says so
         recs = records(tmp_path / "runs" / "r1", "vqa_rad")
         bad = recs[str(rows[1]["qid"])]
         assert bad["error"]["kind"] == "media_too_large"
@@ -83,7 +83,7 @@ def test_decompression_bomb_is_one_samples_error_and_reruns_survive(
     # the limit is a flag: a tiny one makes every image too large, the run still finishes
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--limit", "1", "--max-image-pixels", "100",
                      data_dir=fresh_data, run_id="tiny")  # fmt: skip
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # finished, every sample an error
     kinds = {r["error"]["kind"] for r in records(tmp_path / "runs" / "tiny", "vqa_rad").values()}
     assert kinds == {"media_too_large"}
 
@@ -97,7 +97,7 @@ def test_unparseable_jsonl_rows_are_row_errors(tmp_path: Path, fresh_data: Path)
     path.write_bytes(b"\n".join(lines[:8]) + b"\n")
     preds = gold_preds(tmp_path, "medqa", fresh_data)
     res = replay_cli(tmp_path, preds, ["medqa"], data_dir=fresh_data)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # finished; 3 of 8 rows are errors
     recs = records(tmp_path / "runs" / "r1", "medqa")
     assert len(recs) == 8
     errors = sorted(r["error"]["reason"] for r in recs.values() if r["error"])
@@ -408,7 +408,7 @@ def test_half_a_jpeg_is_corrupt_media_on_replay_and_openai(
     qid = _half_jpeg(fresh_data)
     preds = gold_preds(tmp_path, "vqa_rad", fresh_data)
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--limit", "3", data_dir=fresh_data)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # 1 of 3 failed: the exit policy says so
     assert records(tmp_path / "runs" / "r1", "vqa_rad")[qid]["error"]["kind"] == "corrupt_media"
     monkeypatch.setenv("MUE_TEST_KEY", "sk-test")
     with FakeChatServer(answer="yes") as server:
@@ -418,7 +418,7 @@ def test_half_a_jpeg_is_corrupt_media_on_replay_and_openai(
                                                   "api_key_env": "MUE_TEST_KEY"}}))  # fmt: skip
         res = cli("run", "--model", preset, "--bench", "vqa_rad", "--data-dir", fresh_data,
                   "--limit", "3", "--output", tmp_path / "runs", "--run-id", "api")  # fmt: skip
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 3, res.output
         assert len(server.log) == 2  # the broken image is never sent
     assert records(tmp_path / "runs" / "api", "vqa_rad")[qid]["error"]["kind"] == "corrupt_media"
 

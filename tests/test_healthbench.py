@@ -179,7 +179,8 @@ def test_ungraded_run_says_how_to_grade(tmp_path):
     )
     data = f"healthbench={FIXTURES / 'healthbench_oss_eval.jsonl'}"
     res = replay_cli(tmp_path, preds, ["healthbench"], "--data", data, "--limit", "3")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # a score that needs a judge is incomplete
+    assert "judged scores incomplete: 3 of 3" in res.output
     summary = run_summary(tmp_path, "healthbench")
     assert summary["profiles"]["strict"]["score"] is None and summary["ungraded"] == 3
     assert "--judge" in summary["note"]

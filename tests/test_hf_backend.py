@@ -27,6 +27,7 @@ from medunieval.backends.hf import (  # noqa: E402
     is_oom,
 )
 from medunieval.errors import ConfigError  # noqa: E402
+from medunieval.model_identity import fingerprint as model_fingerprint  # noqa: E402
 from medunieval.presets import ModelPreset, builtin_presets  # noqa: E402
 from medunieval.tiny_models import build_tiny_qwen2_lm, build_tiny_qwen2_vl  # noqa: E402
 from medunieval.types import (  # noqa: E402
@@ -431,7 +432,9 @@ def test_module_import_needs_no_torch() -> None:
 def test_fingerprint(vl_backend: HFBackend, lm_backend: HFBackend, tiny_lm: Path) -> None:
     assert vl_backend.fingerprint() != lm_backend.fingerprint()
     fp = lm_backend.fingerprint()
-    assert fp.startswith(f"hf:{tiny_lm.resolve()}:") and ":causal_lm:float32:" in fp
+    # the model identity: the weights' content digest, no model loaded (model_identity)
+    assert fp == model_fingerprint(ModelPreset(name="x", model=str(tiny_lm)), "cpu")
+    assert fp.startswith("hf:local:") and ":float32:" in fp
     again = HFBackend.from_preset(ModelPreset(name="tiny-lm", model=str(tiny_lm)), batch_size=1)
     assert again.fingerprint() == fp  # batch size does not change what is generated
     again.close()

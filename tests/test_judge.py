@@ -129,7 +129,8 @@ def test_unparseable_judge_output_is_retried_then_a_counted_error(
     judge_cls.script = staticmethod(lambda prompt: "I believe the answer is fine.")
     preds, samples = _vqa_preds(tmp_path, data_root)
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--judge", preset, data_dir=data_root)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # judged scores incomplete
+    assert "judged scores incomplete" in res.output
     n_open = sum(s.answer_type == "open" for s in samples)
     assert judge_cls.calls == 3 * n_open  # one attempt + two retries each
     retry = [r for r in judge_cls.prompts if len(r.messages) == 3]
@@ -150,7 +151,7 @@ def test_unparseable_judge_output_is_retried_then_a_counted_error(
     # Re-running retries the judge errors; the same replies come from the cache.
     judge_cls.calls = 0
     res = replay_cli(tmp_path, preds, ["vqa_rad"], "--judge", preset, data_dir=data_root)
-    assert res.exit_code == 0 and judge_cls.calls == 0
+    assert res.exit_code == 3 and judge_cls.calls == 0
 
 
 def test_failed_judge_calls_are_errors_and_not_cached(tmp_path, data_root, scripted_judge):
@@ -168,10 +169,11 @@ def test_failed_judge_calls_are_errors_and_not_cached(tmp_path, data_root, scrip
     try:
         preds, samples = _vqa_preds(tmp_path, data_root)
         res = replay_cli(tmp_path, preds, ["vqa_rad"], "--judge", preset, data_dir=data_root)
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 3, res.output  # judged scores incomplete
         n_open = sum(s.answer_type == "open" for s in samples)
         assert judge_cls.calls == n_open  # a failed call is not an unparseable reply
-        assert run_summary(tmp_path, "vqa_rad")["judge"]["errors"] == n_open
+        judge = run_summary(tmp_path, "vqa_rad")["judge"]
+        assert judge["errors"] == judge["unavailable"] == n_open
     finally:
         judge_cls.generate = original
     judge_cls.calls = 0

@@ -89,7 +89,8 @@ def test_bertscore_tiny_model_and_cli(tmp_path: Path, monkeypatch: pytest.Monkey
     preds = write_predictions(
         tmp_path / "p.jsonl", [("iu_xray", "s0", REPORTS[0]), ("iu_xray", "s1", "Impression:")]
     )
-    assert replay_cli(tmp_path, preds, ["iu_xray"], data_dir=data).exit_code == 0
+    res = replay_cli(tmp_path, preds, ["iu_xray"], data_dir=data)
+    assert res.exit_code == 3, res.output  # s2 has no prediction: 1 of 3 failed (exit policy)
     res = CliRunner().invoke(
         app, ["report-metrics", str(tmp_path / "runs" / "r1"), "--bertscore", str(model)]
     )

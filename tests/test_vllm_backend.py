@@ -83,13 +83,87 @@ def test_sampling_and_engine_arguments() -> None:
     }  # fmt: skip
 
 
-def test_clear_errors_without_vllm_and_for_hulu_med() -> None:
+def test_clear_error_without_vllm() -> None:
+    if HAS_VLLM:
+        pytest.skip("vLLM is installed here")
     cls = BACKENDS.get("vllm")
-    with pytest.raises(ConfigError, match="patched vLLM"):
-        cls.from_preset(ModelPreset(name="h", model="ZJU-AI4H/Hulu-Med-7B", adapter="hulumed"))
-    if not HAS_VLLM:
-        with pytest.raises(ConfigError, match="pip install vllm"):
-            cls.from_preset(ModelPreset(name="q", model="Qwen/Qwen2.5-0.5B", backend="vllm"))
+    with pytest.raises(ConfigError, match="pip install vllm"):
+        cls.from_preset(ModelPreset(name="q", model="Qwen/Qwen2.5-0.5B", backend="vllm"))
+
+
+def _fake_vllm(monkeypatch: pytest.MonkeyPatch, archs: list[str] | None, plugin: str = ""):
+    """A stand-in ``vllm`` module: a model registry knowing ``archs`` (no registry at all when
+    None), a plugin hook that registers ``plugin``, and an ``LLM`` that records its arguments."""
+    import sys
+    import types
+
+    mod = types.ModuleType("vllm")
+    mod.__version__ = "0.0-fake"
+    known = list(archs or [])
+    if archs is not None:
+        mod.ModelRegistry = types.SimpleNamespace(get_supported_archs=lambda: list(known))
+    mod.created = []
+
+    class LLM:
+        def __init__(self, **kw) -> None:
+            mod.created.append(kw)
+
+    mod.LLM, mod.SamplingParams = LLM, dict
+    plugins = types.ModuleType("vllm.plugins")
+    plugins.load_general_plugins = lambda: known.append(plugin) if plugin else None
+    monkeypatch.setitem(sys.modules, "vllm", mod)
+    monkeypatch.setitem(sys.modules, "vllm.plugins", plugins)
+    return mod
+
+
+def test_hulu_med_needs_a_vllm_whose_registry_knows_it(monkeypatch, tmp_path) -> None:
+    from medunieval.presets import builtin_presets
+
+    preset = builtin_presets()["Hulu-Med-7B"]
+    fake = _fake_vllm(monkeypatch, ["Qwen2ForCausalLM", "LlavaForConditionalGeneration"])
+    with pytest.raises(ConfigError) as err:
+        VLLMBackend.from_preset(preset)
+    msg = str(err.value)
+    assert "\n" not in msg and "HulumedQwen2ForCausalLM" in msg and "0.0-fake" in msg
+    assert "Hulu-Med team" in msg and "--backend hf" in msg
+    assert fake.created == []  # refused before any engine starts
+
+    fake = _fake_vllm(monkeypatch, ["HulumedQwen2ForCausalLM"])
+    backend = VLLMBackend.from_preset(preset)
+    assert fake.created == [VLLMBackend.engine_kwargs(preset)]
+    assert fake.created[0]["model"] == "ZJU-AI4H/Hulu-Med-7B"
+    assert fake.created[0]["trust_remote_code"] is True
+    # the fingerprint is the model identity: the resolved commit, never the bare name
+    refs = tmp_path / "hub" / "models--ZJU-AI4H--Hulu-Med-7B" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("c" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert backend.fingerprint().startswith("vllm:ZJU-AI4H/Hulu-Med-7B@" + "c" * 40)
+
+
+def test_registry_is_read_after_plugins_load(monkeypatch) -> None:
+    from medunieval.presets import builtin_presets
+
+    fake = _fake_vllm(monkeypatch, ["Qwen2ForCausalLM"], plugin="HulumedQwen3ForCausalLM")
+    VLLMBackend.from_preset(builtin_presets()["Hulu-Med-14B"])
+    assert len(fake.created) == 1
+
+
+def test_local_checkpoint_architecture_and_unknown_registry(monkeypatch, tmp_path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["NewVLMForCausalLM"]}))
+    preset = ModelPreset(name="local", model=str(tmp_path), backend="vllm")
+    _fake_vllm(monkeypatch, ["Qwen2ForCausalLM"])
+    with pytest.raises(ConfigError, match="has no NewVLMForCausalLM in its model registry"):
+        VLLMBackend.from_preset(preset)
+    fake = _fake_vllm(monkeypatch, ["NewVLMForCausalLM"])
+    VLLMBackend.from_preset(preset)
+    assert len(fake.created) == 1
+    # a vLLM without a registry, or a hub id with no declared architecture: vLLM decides
+    fake = _fake_vllm(monkeypatch, None)
+    VLLMBackend.from_preset(preset)
+    fake = _fake_vllm(monkeypatch, [])
+    VLLMBackend.from_preset(ModelPreset(name="hub", model="org/some-model", backend="vllm"))
+    assert len(fake.created) == 1
 
 
 class _FakeLLM:

@@ -8,7 +8,9 @@ the key; the key itself never appears in a file, a log, a record or an error mes
 (default 20 MB) and ``max_images`` (per request, default 64); ``extra_body``; ``stream``
 (default false: ask for a streamed answer and assemble it, for servers such as ``transformers
 serve`` that always answer with an event stream); ``price`` (``{prompt_per_1m,
-completion_per_1m}`` in USD, for the run's cost in the summary).
+completion_per_1m}`` in USD, for the run's cost in the summary); ``reasoning_model`` (true for
+OpenAI's o-series: sends ``max_completion_tokens`` and no ``temperature`` / ``top_p``, which
+those models reject; they sample at their own fixed temperature).
 
 Retries: 429, 5xx, timeouts, dropped connections, malformed bodies and empty choice lists are
 retried with exponential backoff and full jitter (``Retry-After`` honoured, capped at 120 s) up
@@ -255,10 +257,16 @@ class OpenAIBackend:
             check_key(key, env)
         return cls(preset, key, options)
 
-    def fingerprint(self) -> str:
-        opts = {k: self.options.get(k) for k in _FP_OPTIONS}
+    @classmethod
+    def identity(cls, preset: ModelPreset) -> str:
+        """The fingerprint, from the preset alone (no client, no key needed)."""
+        options = {**DEFAULTS, **(preset.options or {})}
+        opts = {k: options.get(k) for k in _FP_OPTIONS}
         digest = sha256_hex(canonical_json(opts).encode())[:12]
-        return f"openai:{self.model}:{digest}"
+        return f"openai:{preset.model}:{digest}"
+
+    def fingerprint(self) -> str:
+        return self.identity(self.preset)
 
     def close(self) -> None:
         self._key = ""
@@ -373,6 +381,10 @@ class OpenAIBackend:
         }
         if req.params.temperature > 0:
             body["top_p"] = req.params.top_p
+        if self.options.get("reasoning_model"):  # o-series: fixed sampling, a completion budget
+            body["max_completion_tokens"] = body.pop("max_tokens")
+            body.pop("temperature")
+            body.pop("top_p", None)
         if self.options.get("extra_body"):
             body["extra_body"] = self.options["extra_body"]
         last: _Retryable | None = None

@@ -3,6 +3,10 @@
 The file is JSON Lines, one object per sample: ``{"id": ..., "response": "..."}``, optionally
 with ``"benchmark"`` (needed only when ids repeat across benchmarks) or ``"error"`` (replays a
 failed generation). A sample without a prediction becomes an error record, never a guess.
+
+Answers are per sample id: ``per_sample_answers`` tells the engine to key every request by its
+sample and :meth:`ReplayBackend.prediction_digest`, so two samples with the same prompt never
+share an answer, and a changed prediction re-runs exactly its own record.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class ReplayBackend:
     name = "replay"
     modalities = frozenset({"text", "image", "volume", "video"})
     cacheable = False
+    per_sample_answers = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -30,7 +35,6 @@ class ReplayBackend:
             raw = self.path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read predictions file {path}: {exc}") from exc
-        self._digest = hashlib.sha256(raw).hexdigest()
         self._by_bench: dict[tuple[str, str], dict[str, Any]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
         for n, raw_line in enumerate(raw.split(b"\n"), 1):
@@ -67,13 +71,24 @@ class ReplayBackend:
         return cls(Path(path))
 
     def fingerprint(self) -> str:
-        return f"replay:{self._digest}"
+        """``replay``: what a sample gets is in its prediction digest, not in the model."""
+        return "replay"
+
+    def _lookup(self, benchmark: str, sample_id: str) -> dict[str, Any] | None:
+        return self._by_bench.get((benchmark, sample_id)) or self._by_id.get(sample_id)
+
+    def prediction_digest(self, benchmark: str, sample_id: str) -> str:
+        """The digest of what this file answers for one sample (its response / error, or its
+        absence)."""
+        obj = self._lookup(benchmark, sample_id)
+        if obj is None:
+            return "missing"
+        blob = json.dumps([obj.get("response"), obj.get("error")], ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[Request, Response]]:
         for req in requests:
-            obj = self._by_bench.get((req.benchmark, req.sample_id)) or self._by_id.get(
-                req.sample_id
-            )
+            obj = self._lookup(req.benchmark, req.sample_id)
             if obj is None:
                 yield (
                     req,

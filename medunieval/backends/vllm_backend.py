@@ -9,7 +9,7 @@ Preset ``options``: ``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_ut
 from __future__ import annotations
 
 import base64
-import hashlib
+import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SampleError
+from ..model_identity import fingerprint as model_fingerprint
 from ..presets import ModelPreset
 from ..types import GenParams, ImagePart, Request, Response, TextPart
 from .base import error_response
 
 DEFAULT_CHUNK = 4096
-HULUMED_NOTE = (
-    "Hulu-Med is not supported by released vLLM builds (it needs the Hulu-Med team's patched "
-    "vLLM). Serve it with that build (`vllm serve ...`) or any OpenAI-compatible server and "
-    "use `--backend openai` with a preset pointing at it, or use `--backend hf`."
-)
+#: where an architecture missing from released vLLM builds can be had, by class-name prefix
+VLLM_SOURCES = {
+    "Hulumed": "the Hulu-Med team ships it in their own vLLM build (github.com/ZJUI-AI4H/Hulu-Med)",
+}
 
 
 def _require_vllm() -> Any:
@@ -92,20 +92,53 @@ def sampling_kwargs(params: GenParams) -> dict[str, Any]:
     return kw
 
 
-def _weights_id(model: str, revision: str | None) -> str:
-    """Local directory: a hash of config.json and the weight files' names and sizes; hub id:
-    the id and revision."""
-    path = Path(model).expanduser()
-    if not path.is_dir():
-        return f"{model}@{revision or 'main'}"
-    h = hashlib.sha256()
-    config = path / "config.json"
+def checkpoint_architectures(preset: ModelPreset) -> list[str]:
+    """The model classes the checkpoint declares: the preset's ``architecture``, else
+    ``architectures`` in a local folder's config.json; empty when unknown (a hub id without
+    one: vLLM itself reports what it cannot run)."""
+    if preset.architecture:
+        return [preset.architecture]
+    config = Path(preset.model).expanduser() / "config.json"
     if config.is_file():
-        h.update(config.read_bytes())
-    for f in sorted(path.iterdir()):
-        if f.suffix in (".safetensors", ".bin", ".pt"):
-            h.update(f"{f.name}:{f.stat().st_size}".encode())
-    return f"{path.resolve()}#{h.hexdigest()[:16]}"
+        try:
+            archs = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+        except (OSError, ValueError):
+            return []
+        return [str(a) for a in archs]
+    return []
+
+
+def supported_architectures(vllm: Any) -> set[str] | None:
+    """The architectures the installed vLLM can run (its model registry, after loading any
+    plugins that register more); None when this vLLM does not expose a registry."""
+    try:
+        from vllm.plugins import load_general_plugins
+
+        load_general_plugins()
+    except Exception:  # older or stripped-down builds: the built-in registry is what there is
+        pass
+    registry = getattr(vllm, "ModelRegistry", None)
+    try:
+        return {str(a) for a in registry.get_supported_archs()}
+    except Exception:
+        return None
+
+
+def check_architecture(vllm: Any, preset: ModelPreset) -> None:
+    """A one-line ``ConfigError`` naming the missing architecture when the installed vLLM's
+    registry does not know the checkpoint's model class; silent when it does, or when either
+    side is unknown."""
+    archs = checkpoint_architectures(preset)
+    known = supported_architectures(vllm) if archs else None
+    if not archs or known is None or any(a in known for a in archs):
+        return
+    source = next((v for k, v in VLLM_SOURCES.items() if archs[0].startswith(k)), None)
+    where = f" ({source})" if source else ""
+    raise ConfigError(
+        f"model preset {preset.name}: the installed vLLM {getattr(vllm, '__version__', '?')} "
+        f"has no {' / '.join(archs)} in its model registry{where}; install a vLLM that has it, "
+        "or use --backend hf"
+    )
 
 
 class VLLMBackend:
@@ -119,6 +152,7 @@ class VLLMBackend:
         self.llm = llm
         self._sampling_cls = sampling_cls
         self._fingerprint = fingerprint
+        self._preset: ModelPreset | None = None
         self.chunk = chunk
 
     @classmethod
@@ -144,10 +178,10 @@ class VLLMBackend:
         return kw
 
     @classmethod
-    def from_preset(cls, preset: ModelPreset, **_: Any) -> VLLMBackend:
-        if preset.adapter == "hulumed" or "hulu-med" in preset.model.lower():
-            raise ConfigError(f"model preset {preset.name}: {HULUMED_NOTE}")
+    def from_preset(cls, preset: ModelPreset, identity: str | None = None, **_: Any) -> VLLMBackend:
+        """``identity``: the model identity when the caller has it (``model_identity``)."""
         vllm = _require_vllm()
+        check_architecture(vllm, preset)
         kw = cls.engine_kwargs(preset)
         try:
             llm = vllm.LLM(**kw)
@@ -159,13 +193,15 @@ class VLLMBackend:
                     "--backend hf, or serve the model elsewhere and use --backend openai."
                 ) from None
             raise ConfigError(f"vLLM could not load {preset.model}: {msg[:300]}") from None
-        args = {k: v for k, v in kw.items() if k not in ("model", "revision")}
-        digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
-        fp = f"vllm:{_weights_id(preset.model, preset.revision)}:{vllm.__version__}:{digest[:12]}"
         chunk = int((preset.options or {}).get("chunk", DEFAULT_CHUNK))
-        return cls(llm, vllm.SamplingParams, fp, chunk)
+        backend = cls(llm, vllm.SamplingParams, identity or "", chunk)
+        backend._preset = preset  # the identity is computed when first asked (no hub call here)
+        return backend
 
     def fingerprint(self) -> str:
+        if not self._fingerprint and self._preset is not None:
+            vllm_preset = dataclasses.replace(self._preset, backend="vllm")
+            self._fingerprint = model_fingerprint(vllm_preset) or ""
         return self._fingerprint
 
     def close(self) -> None:

@@ -99,27 +99,33 @@ def _too_large(source: str, size: str, limit: int) -> SampleError:
 
 
 def media_part(
-    ref: MediaRef, specs: MediaSpecs | None = None
+    ref: MediaRef, specs: MediaSpecs | None = None, check: bool = True
 ) -> ImagePart | VolumePart | VideoPart:
     """The content part for ``ref``. A volume / video is decoded here, so a truncated or
     corrupt file becomes this sample's ``SampleError`` before any backend runs; its frames stay
-    on the part (within a memory budget, ``data/decoded.py``) for the backend to use."""
+    on the part (within a memory budget, ``data/decoded.py``) for the backend to use.
+    ``check=False``: the digest only, nothing decoded (to compare inputs, never to generate)."""
     specs = specs or MediaSpecs()
     if ref.kind == "volume":
         path = _volume.source_path(ref)
         spec = specs.volume
         vpart = VolumePart(ref, _spec_digest(_volume.source_digest(path), spec), spec)
+        if not check:
+            return vpart
         frames = _decode(_volume.load_frames, path, spec)  # the check is the decode needed
         _decoded.keep(vpart, frames, frames)
         return vpart
     if ref.kind == "video":
         path = _volume.source_path(ref)
         part = VideoPart(ref, _spec_digest(_volume.source_digest(path), specs.video), specs.video)
+        if not check:
+            return part
         got = _decode(_video.load_frames, path, specs.video)
         _decoded.keep(part, got, got[0])
         return part
     data = ref.read_bytes()
-    check_image(data, ref.source, specs.max_image_pixels)
+    if check:
+        check_image(data, ref.source, specs.max_image_pixels)
     return ImagePart(ref=ref, digest=sha256_hex(data))
 
 

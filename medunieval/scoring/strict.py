@@ -3,7 +3,8 @@
 - mcq: the option letter from ``extract.extract_choice``; none or several -> unparsed, wrong.
 - closed, gold yes/no: ``extract.extract_yes_no`` (whole words); none or both -> unparsed, wrong.
 - closed, other gold: normalised exact match of the answer span.
-- open: a judge verdict when the record carries one (a judge error: unparsed, wrong, flagged),
+- open: a judge verdict when the record carries one (an unparseable judge reply: unparsed,
+  wrong, flagged; an unreachable judge: not judged, exact match stands, marked ``not_judged``),
   else normalised exact match; token F1 is reported beside it.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from .. import extract
 from ..types import Record
+from .judged import judge_state
 
 
 def score(rec: Record) -> dict[str, Any]:
@@ -37,8 +39,11 @@ def score(rec: Record) -> dict[str, Any]:
         verdict["token_f1"] = extract.token_f1(span, rec.answer)
         verdict["scored_by"] = "exact_match"
         judge = rec.judge if rec.judge and rec.judge.get("task", "vqa") == "vqa" else None
-        if judge is not None and judge.get("error"):
+        state = judge_state(judge)
+        if state == "unparseable":
             verdict.update(correct=False, parsed=False, judge_error=True, scored_by="judge_error")
+        elif state == "unavailable":  # not judged: exact match stands, marked
+            verdict["not_judged"] = True
         elif judge is not None and isinstance(judge.get("correct"), bool):
             verdict["correct"] = judge["correct"]
             verdict["scored_by"] = "judge"

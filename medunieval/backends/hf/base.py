@@ -127,6 +127,10 @@ class _Adapter:
     ) -> None:
         raise NotImplementedError
 
+    def batch_group(self, request: Request) -> Any:
+        """Requests of different groups never share a batch (default: one group)."""
+        return None
+
     def render(self, request: Request) -> tuple[Any, tuple[int, ...]]:
         """The prompt for one request and its sort key; ``SampleError`` if it can't be sent."""
         raise NotImplementedError

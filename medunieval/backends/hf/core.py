@@ -3,6 +3,7 @@ per-request error isolation, the same for every adapter (see the package docstri
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib.util
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from ...data.sources import hub_reachable
 from ...errors import ConfigError, SampleError
+from ...model_identity import fingerprint as model_fingerprint
 from ...presets import ModelPreset
 from ...types import Request, Response
 from ..base import error_response
@@ -19,7 +21,6 @@ from .adapters import ADAPTER_CLASSES, ADAPTERS
 from .base import _Adapter, _is_oom_response, _Item, _note, _offline, _reason, _require_hf, is_oom
 from .loading import (
     DTYPES,
-    _fingerprint,
     _load_error,
     _parse_batch_size,
     _resolve_source,
@@ -72,8 +73,11 @@ class HFBackend:
         batch_size: int | str = "auto",
         device: str | None = None,
         max_batch_size: int = 64,
+        identity: str | None = None,
         **_: Any,
     ) -> HFBackend:
+        """``identity``: the model identity when the caller already has it (the engine's, so
+        the weights are not hashed twice); else it is computed (``model_identity``)."""
         torch, transformers = _require_hf()
         batch_size = _parse_batch_size(
             preset.options.get("batch_size", batch_size) if batch_size == "auto" else batch_size
@@ -150,7 +154,7 @@ class HFBackend:
             # compiled forward passes; pairs with generate_kwargs {cache_implementation: static}
             adapter.model.forward = torch.compile(adapter.model.forward, mode="reduce-overhead")
 
-        fp = _fingerprint(preset, source, is_local, adapter_name, adapter.model, config, options)
+        fp = identity or model_fingerprint(dataclasses.replace(preset, backend="hf"), device)
         backend = cls(
             adapter,
             model_id=preset.model,
@@ -195,8 +199,9 @@ class HFBackend:
             except Exception as exc:  # a chat template that rejects these messages
                 yield req, error_response("prompt_error", _reason(exc))
                 continue
-            groups.setdefault(req.params, []).append(_Item(req, prompt, key))
-        for params, items in groups.items():
+            group = (req.params, self.adapter.batch_group(req))
+            groups.setdefault(group, []).append(_Item(req, prompt, key))
+        for (params, _), items in groups.items():
             items.sort(key=lambda it: it.sort_key, reverse=True)
             yield from self._run_group(items, params)
 

@@ -3,14 +3,11 @@ dtypes and the run fingerprint."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from ...presets import ModelPreset
-from ...types import canonical_json
 from .base import _note, _offline, _one_line
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -99,17 +96,9 @@ def remote_code_needs_tf4(model: str, version: str, exc: BaseException) -> Confi
     )
 
 
-def _config_digest(path: str) -> str:
-    h = hashlib.sha256()
-    for name in ("config.json", "generation_config.json"):
-        f = Path(path) / name
-        if f.is_file():
-            h.update(name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def detect_adapter(config: Any) -> str:
     """``auto``: Hulu-Med remote code -> ``hulumed``; native VideoLLaMA3 -> ``video_llama3``;
+    Llama 3.2 Vision -> ``mllama``;
     a vision config or a known VLM type ->
     ``vlm``; anything else -> ``causal_lm``."""
     model_type = str(getattr(config, "model_type", "") or "").lower()
@@ -118,6 +107,8 @@ def detect_adapter(config: Any) -> str:
         return "hulumed"
     if model_type == "video_llama_3":
         return "video_llama3"
+    if model_type == "mllama":
+        return "mllama"
     if getattr(config, "vision_config", None) is not None or model_type in VLM_MODEL_TYPES:
         return "vlm"
     return "causal_lm"
@@ -138,30 +129,25 @@ def processor_without_video(processor_cls: type) -> type:
     Video processors need torchvision; an image-only evaluation never uses them, so when
     torchvision is missing the processor is loaded (and the tiny test models are saved) with
     only its image processor and tokenizer. Calls with ``videos=`` are not supported then.
-    transformers 4.x lists sub-processors in ``attributes``; 5.x reads them from ``__init__``'s
-    parameters, so the subclass gets an ``__init__`` without ``video_processor``.
+    transformers 4.x lists sub-processors in ``attributes``, 5.x in ``get_attributes()``; the
+    subclass narrows both and keeps the parent's ``__init__`` (its signature decides which
+    processor settings, e.g. InternVL's ``image_seq_length``, are saved and loaded in 5.x).
+    The parent passes ``video_processor=None`` on positionally; 5.x pairs positional
+    arguments with ``get_attributes()`` and drops the extra one.
     """
     attrs = [a for a in processor_attributes(processor_cls) if a != "video_processor"]
-    body: dict[str, Any] = {
-        "video_processor_class": None,
-        "video_processor": None,
-        "__module__": processor_cls.__module__,
-        "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
-    }
-    if callable(getattr(processor_cls, "get_attributes", None)):
-        parent_init = processor_cls.__init__
-
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            # the parent passes video_processor=None on positionally; get_attributes() (read
-            # from this signature) no longer names it, so it is dropped
-            parent_init(
-                self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs
-            )
-
-        body["__init__"] = __init__
-    else:
-        body["attributes"] = attrs
-    return type(processor_cls.__name__, (processor_cls,), body)
+    return type(
+        processor_cls.__name__,
+        (processor_cls,),
+        {
+            "attributes": attrs,
+            "get_attributes": classmethod(lambda cls: list(attrs)),
+            "video_processor_class": None,
+            "video_processor": None,
+            "__module__": processor_cls.__module__,
+            "__doc__": f"{processor_cls.__name__} without a video processor (images only).",
+        },
+    )
 
 
 def _load_processor(source: str, config: Any, kw: dict[str, Any], extra: dict[str, Any]) -> Any:
@@ -214,38 +200,3 @@ def _torch_dtype(torch: Any, name: str, device: str, device_map: Any) -> Any:
         on_cpu = not device_map and str(device).startswith("cpu")
         return torch.float32 if on_cpu else "auto"
     return getattr(torch, name)
-
-
-def _fingerprint(
-    preset: ModelPreset,
-    source: str,
-    is_local: bool,
-    adapter: str,
-    model: Any,
-    config: Any,
-    options: dict[str, Any],
-) -> str:
-    dtype = str(getattr(model, "dtype", preset.dtype)).removeprefix("torch.")
-    revision = (
-        preset.revision
-        or getattr(config, "_commit_hash", None)
-        or ("local" if is_local else "main")
-    )
-    parts = [f"hf:{source}", revision, adapter, dtype]
-    if is_local:
-        parts.append(f"cfg={_config_digest(source)}")
-    # options that change what the model sees
-    affecting = {
-        k: options[k]
-        for k in (
-            "processor_kwargs",
-            "max_images_as_images",
-            "use_think",
-            "generate_kwargs",
-            "hulumed_media",
-        )
-        if k in options
-    }
-    if affecting:
-        parts.append(f"opts={hashlib.sha256(canonical_json(affecting).encode()).hexdigest()[:12]}")
-    return ":".join(parts)
