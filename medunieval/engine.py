@@ -695,7 +695,9 @@ class Engine:
                 key = key_of[id(req)]
                 buffer.append((key, resp))
                 result.generated += 1
-                if len(buffer) >= every or time.monotonic() - last_flush > 2.0:
+                # the first answer is written at once: a run shows (and keeps) progress early
+                first = cacheable and result.generated == 1
+                if first or len(buffer) >= every or time.monotonic() - last_flush > 2.0:
                     flush()
                     last_flush = time.monotonic()
         finally:
