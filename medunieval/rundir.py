@@ -69,30 +69,40 @@ def _temp_file(folder: Path, prefix: str) -> tuple[int, str]:
     return fd, tmp
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON via a temp file in the same folder + rename (never a half-written file).
-    A failed write (disk full, read-only folder) raises ``WriteError``; the old file stays."""
+def atomic_write_text(path: Path, chunks: Iterable[str], prefix: str, what_is_safe: str) -> None:
+    """Write ``chunks`` via a temp file in the same folder + fsync + rename (never a
+    half-written file; the temp file is removed on any failure). A failed write (disk full,
+    read-only folder) raises ``WriteError`` naming ``what_is_safe``; the old file stays."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _temp_file(path.parent, f".{path.name}.")
+        fd, tmp = _temp_file(path.parent, prefix)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
-            fh.write("\n")
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        raise WriteError(
-            f"cannot write {path}: {_why(exc)}; what was written before is intact — free space "
-            f"or fix permissions and re-run the same command to resume"
-        ) from None
+        raise WriteError(f"cannot write {path}: {_why(exc)}; {what_is_safe}") from None
     except BaseException:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (``atomic_write_text``)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    atomic_write_text(
+        path,
+        (text, "\n"),
+        f".{path.name}.",
+        "what was written before is intact — free space or fix permissions and re-run the same "
+        "command to resume",
+    )
 
 
 def read_json_file(path: Path, what: str = "file") -> Any:
@@ -316,30 +326,24 @@ class RunDir:
         """Replace a benchmark's records atomically (used by rescore, merge, the judge). Lines
         the last ``read_records`` skipped are appended to ``records.skipped``, never lost."""
         path = self.records_path(bench)
-        tmp = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            skipped = self._skipped.pop(bench, [])
-            if skipped:
+        skipped = self._skipped.pop(bench, [])
+        if skipped:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 with (path.parent / "records.skipped").open("ab") as fh:
                     fh.write(b"".join(line + b"\n" for line in skipped))
-                self._warn(
-                    f"{len(skipped)} damaged line(s) kept in {path.parent / 'records.skipped'}"
-                )
-            fd, tmp = _temp_file(path.parent, ".records.")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for r in records:
-                    fh.write(r.to_json() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
-            raise WriteError(
-                f"cannot rewrite {path}: {_why(exc)}; the previous file is intact — free space "
-                f"and re-run the command"
-            ) from None
+            except OSError as exc:
+                raise WriteError(
+                    f"cannot write {path.parent / 'records.skipped'}: {_why(exc)}; "
+                    "the records file is unchanged — free space and re-run the command"
+                ) from None
+            self._warn(f"{len(skipped)} damaged line(s) kept in {path.parent / 'records.skipped'}")
+        atomic_write_text(
+            path,
+            (r.to_json() + "\n" for r in records),
+            ".records.",
+            "the previous file is intact — free space and re-run the command",
+        )
 
     def benchmarks(self) -> list[str]:
         return sorted(p.parent.name for p in self.path.glob("*/records.jsonl"))
