@@ -64,14 +64,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_command(port: int, log_level: str | None = None) -> list[str]:
+    """``transformers serve`` on 127.0.0.1:``port`` (CPU) for the installed major: 5.x has the
+    CLI in ``transformers.cli.transformers`` (typer: ``--log-level``), 4.x in
+    ``transformers.commands.transformers_cli`` (argparse: ``--log_level``)."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        code, level_flag = "from transformers.cli.transformers import main; main()", "--log-level"
+    else:
+        code = "from transformers.commands.transformers_cli import main; main()"
+        level_flag = "--log_level"
+    cmd = [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--device", "cpu"]  # fmt: skip
+    return cmd + ([level_flag, log_level] if log_level else [])
+
+
 @contextmanager
 def transformers_serve(log: Path) -> Iterator[str]:
     """``transformers serve`` on 127.0.0.1 (a free port) for the duration; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    code = "from transformers.commands.transformers_cli import main; main()"
-    cmd = [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--device", "cpu"]  # fmt: skip
+    cmd = serve_command(port)
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     try:

@@ -2,13 +2,16 @@
 ``transformers serve`` + the ``openai`` backend, compared with ``medunieval compare``.
 
 What was measured (docs/compare.md): the texts agree once the surrounding whitespace the hf
-backend strips is stripped on both sides, so extracted answers and verdicts agree everywhere;
-the server reports no token counts. Starting the server takes 15-40 s: ``slow``.
+backend strips is stripped on both sides (and, with transformers 5's server, a trailing U+FFFD
+of a character cut by the token limit is dropped and special tokens such as
+``<|vision_end|>`` are kept in the text), so extracted answers and verdicts agree
+everywhere. Starting the server takes 15-40 s: ``slow``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,10 @@ from medunieval.cli import app
 pytestmark = pytest.mark.slow
 SERVER_PACKAGES = ("fastapi", "uvicorn", "openai")  # checked in the test, so the default suite
 # deselects it instead of reporting a skip at collection
+
+
+def _drop_specials(text: str) -> str:
+    return re.sub(r"<\|[a-z_]+\|>", "", text).rstrip("\ufffd").strip()
 
 
 def test_hf_and_transformers_serve_agree(tmp_path: Path) -> None:
@@ -40,10 +47,16 @@ def test_hf_and_transformers_serve_agree(tmp_path: Path) -> None:
     bench = json.loads(res.stdout)["pairs"][0]["benchmarks"]["medqa"]
     assert bench["n"] == LIMIT
     agreement = bench["agreement"]
-    assert agreement["response_stripped"] == 1.0, bench["disagreements"]
     assert agreement["extracted"] == agreement["verdict"] == 1.0
     assert bench["delta"] == 0.0 and bench["significant"] is False
-    for diff in bench["disagreements"].values():  # only surrounding whitespace differs
-        assert diff["kind"] == "response"
-        assert diff["a"]["response"] == diff["b"]["response"].strip()
-    assert agreement["completion_tokens"] is None  # transformers serve reports no usage
+    # Only surrounding whitespace (the hf backend strips it) and, on transformers 5's server, a
+    # tail of U+FFFD (bytes of a character cut by the token limit, which it drops) differ.
+    # (compat's similarity fallback can read a text with such a tail as another option: the
+    # strict profile, compared above, agrees everywhere)
+    for diff in bench["disagreements"].values():
+        assert diff["kind"] in ("response", "other_profile_flip")
+        a, b = diff["a"]["response"], diff["b"]["response"].strip()
+        if a.rstrip("\ufffd") != b.rstrip("\ufffd"):  # 5.x's server keeps special tokens
+            assert _drop_specials(a) == _drop_specials(b), (a, b)
+    if agreement["completion_tokens"] is not None:  # 4.x's server reported no usage
+        assert agreement["completion_tokens"] == 1.0
