@@ -73,15 +73,18 @@ class _Filtered:
 
 @contextlib.contextmanager
 def quiet_model_notices() -> Iterator[None]:
-    """Silence transformers' "slow image processor" advice and the image-only processor notice
-    (the tiny demo model has no fast processor and needs no video processor)."""
+    """Silence transformers' "slow image processor" / "requires torchvision" advice, the
+    image-only processor notice and its progress bars (the tiny demo model has no fast
+    processor and needs no video processor)."""
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:  # pragma: no cover - the demo needs the hf extra anyway
         hf_logging = None
     level = hf_logging.get_verbosity() if hf_logging else None
+    bars = hf_logging.is_progress_bar_enabled() if hf_logging else False
     if hf_logging:
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # "Writing model shards" / "Loading weights" (5.x)
     stderr, sys.stderr = sys.stderr, _Filtered(sys.stderr)  # type: ignore[assignment]
     try:
         yield
@@ -89,6 +92,8 @@ def quiet_model_notices() -> Iterator[None]:
         sys.stderr = stderr
         if hf_logging and level is not None:
             hf_logging.set_verbosity(level)
+            if bars:
+                hf_logging.enable_progress_bar()
 
 
 def demo_store(workdir: Path) -> Path:
@@ -108,7 +113,8 @@ def run_demo(
     workdir = Path(workdir)
     if console is not None:
         console.print(f"building a tiny random Qwen2-VL and demo data under {workdir} ...")
-    model_dir = build_tiny_qwen2_vl(workdir / "tiny-qwen2-vl")
+    with quiet_model_notices():  # 5.x: "requires torchvision ... falling back" while building
+        model_dir = build_tiny_qwen2_vl(workdir / "tiny-qwen2-vl")
     data = prepare_data(workdir / "data")
     shutil.rmtree(workdir / "runs", ignore_errors=True)
     cfg = RunConfig(
