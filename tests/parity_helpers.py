@@ -81,13 +81,16 @@ def serve_command(port: int, log_level: str | None = None) -> list[str]:
 
 
 @contextmanager
-def transformers_serve(log: Path) -> Iterator[str]:
-    """``transformers serve`` on 127.0.0.1 (a free port) for the duration; yields its base URL."""
+def serve_process(
+    log: Path, log_level: str | None = None
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``transformers serve`` on 127.0.0.1 (a free port), up and healthy, for the duration;
+    yields the process and its port. Its output goes to ``log``."""
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = serve_command(port)
     with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(serve_command(port, log_level), stdout=fh,
+                                stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -102,7 +105,7 @@ def transformers_serve(log: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"transformers serve not up in {START_TIMEOUT_S} s")
             time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield proc, port
     finally:
         proc.terminate()
         try:
@@ -110,6 +113,13 @@ def transformers_serve(log: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def transformers_serve(log: Path) -> Iterator[str]:
+    """``serve_process``, yielding its OpenAI-compatible base URL."""
+    with serve_process(log) as (_, port):
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def differs_only_in_undecodable_tail(longer: str, shorter: str) -> bool:

@@ -11,16 +11,12 @@ Starting the server and loading the models takes 15-40 s on a loaded CPU, hence 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parity_helpers import serve_command
+from parity_helpers import serve_process
 from typer.testing import CliRunner
 
 from medunieval.cli import app
@@ -29,15 +25,6 @@ from medunieval.tiny_models import build_tiny_llava, build_tiny_qwen2_lm
 pytestmark = pytest.mark.slow
 SERVER_PACKAGES = ("fastapi", "uvicorn", "openai")  # checked when the server starts, so the
 # default suite deselects these slow tests instead of reporting a skip at collection
-
-START_TIMEOUT_S = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Served:
     """A running ``transformers serve`` and the file its output goes to."""
@@ -60,33 +47,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         pytest.importorskip(package)
     root = tmp_path_factory.mktemp("serve")
     models = {"lm": build_tiny_qwen2_lm(root / "lm"), "vlm": build_tiny_llava(root / "llava")}
-    port, log = _free_port(), root / "serve.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = serve_command(port, "info")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited ({proc.returncode}):\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"transformers serve not up in {START_TIMEOUT_S} s:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield Served(proc, port, log, models)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_process(root / "serve.log", "info") as (proc, port):
+        yield Served(proc, port, root / "serve.log", models)
 
 
 def _preset(tmp: Path, served: Served, kind: str, **options: object) -> Path:
