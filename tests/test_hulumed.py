@@ -14,17 +14,14 @@ pytest.importorskip("transformers")
 
 from hulumed_standin import build_hulumed_standin  # noqa: E402
 from PIL import Image  # noqa: E402
+from request_helpers import image_part, one_turn  # noqa: E402
 
 from medunieval.backends.hf import HFBackend  # noqa: E402
 from medunieval.presets import ModelPreset  # noqa: E402
 from medunieval.types import (  # noqa: E402
     GenParams,
-    ImagePart,
-    MediaRef,
-    Message,
     Request,
     TextPart,
-    sha256_hex,
 )
 
 PARAMS = GenParams(max_new_tokens=6)
@@ -46,21 +43,8 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_hulumed_standin(tmp_path_factory.mktemp("hulumed_standin"))
 
 
-def image_part(folder: Path, name: str, size: tuple[int, int], seed: int) -> ImagePart:
-    path = folder / f"{name}.png"
-    if not path.exists():
-        img = Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
-        for x in range(0, size[0], 5):
-            img.putpixel((x, (x * (seed + 1)) % size[1]), (255, 255, 255))
-        img.save(path)
-    ref = MediaRef(kind="image", source=str(path), opener=path.read_bytes)
-    return ImagePart(ref=ref, digest=sha256_hex(path.read_bytes()))
-
-
 def request(sid: str, *parts) -> Request:
-    return Request(
-        sample_id=sid, benchmark="test", messages=(Message("user", tuple(parts)),), params=PARAMS
-    )
+    return one_turn(sid, PARAMS, *parts)
 
 
 def mixed_requests(folder: Path) -> list[Request]:

@@ -17,7 +17,7 @@ if not hasattr(transformers, "VideoLlama3Config"):
     pytest.skip("native VideoLLaMA3 needs transformers >= 5", allow_module_level=True)
 
 from media_synth import build_media_root  # noqa: E402
-from PIL import Image  # noqa: E402
+from request_helpers import image_part, one_turn  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from medunieval.backends.hf import HFBackend, detect_adapter  # noqa: E402
@@ -28,12 +28,8 @@ from medunieval.presets import ModelPreset, builtin_presets  # noqa: E402
 from medunieval.tiny_video_llama3 import build_tiny_video_llama3  # noqa: E402
 from medunieval.types import (  # noqa: E402
     GenParams,
-    ImagePart,
-    MediaRef,
-    Message,
     Request,
     TextPart,
-    sha256_hex,
 )
 
 PARAMS = GenParams(max_new_tokens=8)
@@ -50,20 +46,8 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_media_root(tmp_path_factory.mktemp("vl3_media"))
 
 
-def image_part(folder: Path, name: str, size: tuple[int, int], seed: int) -> ImagePart:
-    path = folder / f"{name}.png"
-    img = Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
-    for x in range(0, size[0], 5):
-        img.putpixel((x, (x * (seed + 1)) % size[1]), (255, 255, 255))
-    img.save(path)
-    ref = MediaRef(kind="image", source=str(path), opener=path.read_bytes)
-    return ImagePart(ref=ref, digest=sha256_hex(path.read_bytes()))
-
-
 def request(sid: str, *parts) -> Request:
-    return Request(
-        sample_id=sid, benchmark="test", messages=(Message("user", tuple(parts)),), params=PARAMS
-    )
+    return one_turn(sid, PARAMS, *parts)
 
 
 def test_detection_and_preset(tiny: Path) -> None:
