@@ -79,6 +79,17 @@ def _mark(out: Path, kind: str, seed: int) -> None:
     (out / MARKER).write_text(json.dumps({"kind": kind, "seed": seed}) + "\n", encoding="utf-8")
 
 
+def byte_level_bpe(vocab: dict[str, int]) -> Any:
+    """A merge-free byte-level BPE ``tokenizers.Tokenizer`` over ``vocab`` (every byte one
+    token, specials whole): the tiny models' tokenizers, offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
 def _byte_symbols() -> dict[int, str]:
     """GPT-2's byte -> printable symbol table (printable Latin-1 bytes map to themselves, the
     other bytes to 256 + n in order), as byte-level BPE tokenizers use it."""
@@ -97,7 +108,7 @@ def _byte_symbols() -> dict[int, str]:
 def _qwen_tokenizer(chat_template: str) -> Any:
     """A Qwen2TokenizerFast over a byte-level BPE with no merges (one token per byte) plus the
     Qwen special tokens, built with the ``tokenizers`` library (no download)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import pre_tokenizers
     from transformers import Qwen2TokenizerFast
 
     # GPT-2 byte-to-symbol map, the one ByteLevel pre-tokenization uses: byte b -> id b.
@@ -106,11 +117,8 @@ def _qwen_tokenizer(chat_template: str) -> Any:
     assert set(vocab) == set(pre_tokenizers.ByteLevel.alphabet())
     for special in QWEN_SPECIAL_TOKENS:
         vocab[special] = _special_id(special)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
     tokenizer = Qwen2TokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=byte_level_bpe(vocab),
         unk_token=None,
         bos_token=None,
         eos_token="<|im_end|>",

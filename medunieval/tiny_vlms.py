@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .tiny_models import _byte_symbols, _mark, _ready
+from .tiny_models import _byte_symbols, _mark, _ready, byte_level_bpe
 
 HIDDEN = 64
 INIT = 0.3  # wider than the real 0.02, so greedy choices have clear margins
@@ -41,7 +41,7 @@ def byte_tokenizer(
     (``<cls>Fast``, a thin wrapper there). transformers 5.x family classes rebuild their own
     normalizer and pre-tokenizer on load, so there the generic fast tokenizer is saved."""
     import transformers
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import AddedToken
 
     if int(transformers.__version__.split(".")[0]) >= 5:
         cls = "PreTrainedTokenizer"
@@ -53,11 +53,8 @@ def byte_tokenizer(
         vocab[token] = 256 + i
     if vocab_size is not None and len(vocab) > vocab_size:
         raise ValueError(f"{len(vocab)} tokens do not fit a vocabulary of {vocab_size}")
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
     tokenizer = tokenizer_cls(
-        tokenizer_object=tok,
+        tokenizer_object=byte_level_bpe(vocab),
         bos_token=bos,
         eos_token=eos,
         pad_token=pad,
